@@ -1,0 +1,20 @@
+# The README's two commands: `make demo` and `make test`. Both install what they need first.
+.PHONY: bootstrap demo test unit lint bench-serve clean-sandboxes
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+bootstrap:
+	./scripts/bootstrap.sh
+
+demo: bootstrap
+	./scripts/demo.sh
+
+test: bootstrap
+	./scripts/test.sh
+
+unit: bootstrap
+	$(VENV)/bin/pytest tests/unit -q
+
+lint: bootstrap
+	$(VENV)/bin/ruff check fleetdeploy tests bench

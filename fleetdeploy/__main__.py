@@ -1,0 +1,3 @@
+from fleetdeploy.cli import main
+
+main()
