@@ -1,0 +1,212 @@
+"""Staging the files a release ships beside its image: models and the entry script's code.
+
+Models and code travel as checksummed files (never inside the image), so a model change ships only
+the model and a `score.py` change ships only the code. Everything here is deterministic: the same
+inputs give the same hashes on any machine, whatever the order the filesystem lists them in.
+
+Layout written under `out_dir` (it mirrors the node layout in docs/design.md):
+
+    models/<name>/<version>/<basename of the model path>     a file, or a folder and its files
+    code/<code_hash>/...                                    source_dir, entry script included
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetdeploy.errors import ConfigError
+
+# Never part of the shipped code: caches and VCS state change without the code changing.
+_SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
+_SKIPPED_SUFFIXES = (".pyc",)
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One model as the spec names it; `path` is a file or a folder."""
+
+    name: str
+    version: str | int
+    path: Path
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    name: str
+    version: str
+    dir: Path  # out_dir/models/<name>/<version>
+    files: dict[str, str]  # path relative to `dir` -> sha256
+
+
+@dataclass(frozen=True)
+class StagedArtifacts:
+    out_dir: Path
+    models: tuple[StagedModel, ...]
+    code_dir: Path  # out_dir/code/<code_hash>
+    entry_script: str  # relative to code_dir, posix
+    code_files: dict[str, str] = field(repr=False)  # path relative to code_dir -> sha256
+    code_hash: str
+    models_hash: str
+
+    @property
+    def models_dir(self) -> Path:
+        return self.out_dir / "models"
+
+    def manifest(self) -> dict:
+        """What this release ships, as plain data (for releases/<release>.json and drift checks)."""
+        return {
+            "code_hash": self.code_hash,
+            "entry_script": self.entry_script,
+            "code_files": dict(sorted(self.code_files.items())),
+            "models_hash": self.models_hash,
+            "models": [
+                {"name": m.name, "version": m.version, "files": dict(sorted(m.files.items()))}
+                for m in self.models
+            ],
+        }
+
+
+def stage_artifacts(
+    models: list[ModelInput] | list[tuple[str, str | int, Path]],
+    source_dir: Path,
+    entry_script: Path,
+    out_dir: Path,
+    *,
+    exclude: tuple[Path, ...] = (),
+) -> StagedArtifacts:
+    """Lay out models and code under `out_dir` (hardlinks where possible, copies otherwise).
+
+    `entry_script` is relative to `source_dir` (or absolute inside it). Model paths and anything in
+    `exclude` (e.g. the spec file) that lie inside `source_dir` are left out of the code, so that
+    changing them does not change `code_hash`.
+    """
+    source_dir = Path(source_dir).resolve()
+    out_dir = Path(out_dir).resolve()
+    model_inputs = [m if isinstance(m, ModelInput) else ModelInput(*m) for m in models]
+    _check_inputs(model_inputs, source_dir)
+    script = _entry_script_relpath(source_dir, Path(entry_script))
+
+    staged_models = tuple(_stage_model(m, out_dir / "models") for m in model_inputs)
+    skip = {Path(m.path).resolve() for m in model_inputs} | {Path(p).resolve() for p in exclude} | {out_dir}
+    code_files = _hash_tree(source_dir, skip)
+    if script not in code_files:
+        raise ConfigError(
+            f"entry_script: {script} is excluded from the code (it is a model or excluded path)"
+        )
+    code_hash = _digest(f"{rel}\0{sha}" for rel, sha in sorted(code_files.items()))
+    code_dir = out_dir / "code" / code_hash
+    _place_files(source_dir, code_dir, code_files)
+    models_hash = _digest(
+        f"{m.name}\0{m.version}\0{rel}\0{sha}"
+        for m in sorted(staged_models, key=lambda m: (m.name, m.version))
+        for rel, sha in sorted(m.files.items())
+    )
+    return StagedArtifacts(out_dir, staged_models, code_dir, script, code_files, code_hash, models_hash)
+
+
+def release_id(image_id: str, staged: StagedArtifacts, settings: dict) -> str:
+    """The release identity of docs/design.md: 12 hex over image, models, code and container settings."""
+    payload = json.dumps(
+        {"image": image_id, "models": staged.models_hash, "code": staged.code_hash, "settings": settings},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_inputs(models: list[ModelInput], source_dir: Path) -> None:
+    if not source_dir.is_dir():
+        raise ConfigError(f"entry_script.source_dir: {source_dir} is not a folder")
+    if not models:
+        raise ConfigError("models: at least one model is needed")
+    seen: set[tuple[str, str]] = set()
+    for index, model in enumerate(models):
+        where = f"models[{index}] ({model.name})"
+        key = (model.name, str(model.version))
+        if key in seen:
+            raise ConfigError(f"{where}: version {model.version} is listed twice")
+        seen.add(key)
+        path = Path(model.path)
+        if not path.exists():
+            raise ConfigError(f"{where}.path: {path} does not exist")
+        if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+            raise ConfigError(f"{where}.path: folder {path} holds no files")
+
+
+def _entry_script_relpath(source_dir: Path, entry_script: Path) -> str:
+    script = entry_script if entry_script.is_absolute() else source_dir / entry_script
+    script = script.resolve()
+    if not script.is_relative_to(source_dir):
+        raise ConfigError(f"entry_script.path: {entry_script} is not inside source_dir {source_dir}")
+    if not script.is_file():
+        raise ConfigError(f"entry_script.path: {script} does not exist")
+    return script.relative_to(source_dir).as_posix()
+
+
+def _stage_model(model: ModelInput, models_root: Path) -> StagedModel:
+    # Azure keeps the registered file or folder's own name under <name>/<version>/, and entry scripts
+    # join that name onto AZUREML_MODEL_DIR; keeping it makes those scripts run unmodified.
+    source = Path(model.path).resolve()
+    version_dir = models_root / model.name / str(model.version)
+    if version_dir.exists():
+        shutil.rmtree(version_dir)  # left from an earlier staging into the same folder
+    if source.is_file():
+        files = {source.name: sha256_file(source)}
+        _place_files(source.parent, version_dir, files)
+    else:
+        inner = _hash_tree(source, skip=set())
+        files = {f"{source.name}/{rel}": sha for rel, sha in inner.items()}
+        _place_files(source, version_dir / source.name, inner)
+    return StagedModel(model.name, str(model.version), version_dir, files)
+
+
+def _hash_tree(root: Path, skip: set[Path]) -> dict[str, str]:
+    """sha256 of every regular file under root (relative posix path -> hex), minus skipped paths."""
+    files: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIPPED_DIRS and (here / d).resolve() not in skip
+        )
+        for name in sorted(filenames):
+            path = here / name
+            if name.endswith(_SKIPPED_SUFFIXES) or path.resolve() in skip or not path.is_file():
+                continue
+            files[path.relative_to(root).as_posix()] = sha256_file(path)
+    return files
+
+
+def _place_files(src_root: Path, dest_root: Path, files: dict[str, str]) -> None:
+    """Make dest_root hold exactly `files` from src_root: hardlink when on one filesystem, else copy."""
+    if dest_root.exists():
+        shutil.rmtree(dest_root)
+    for rel in files:
+        src, dest = src_root / rel, dest_root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src.resolve(), dest)
+        except OSError:
+            shutil.copy2(src, dest)
+
+
+def _digest(lines) -> str:
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
