@@ -1,0 +1,253 @@
+"""Building scoring images in two stages, each skipped when its inputs are unchanged:
+
+1. `fleetdeploy-env:<env_hash>`: base image + the user's pip requirements. env_hash covers the base
+   image's id, the resolved requirement lines and the Dockerfile template, so an unchanged
+   environment is never rebuilt (pip installs are the slow part).
+2. `fleetdeploy-<service>:<server_hash>`: env image + fleetdeploy's scoring server (a wheel of this
+   checkout). server_hash covers the env image's id, the server's sources and its template.
+
+Models and the entry script are never in the image; see fleetdeploy.artifacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import ssl
+import tarfile
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import docker.errors
+import jinja2
+
+from fleetdeploy import __version__
+from fleetdeploy.dockerhost import docker_client
+from fleetdeploy.errors import ConfigError, EnvironmentProblem, FleetdeployError
+from fleetdeploy.image.environment import (
+    EnvironmentInput,
+    ResolvedEnvironment,
+    check_python,
+    resolve_environment,
+)
+from fleetdeploy.image.server_wheel import SERVE_REQUIREMENTS, build_server_wheel
+
+Progress = Callable[[str], None]
+_TAIL_LINES = 25
+
+
+class ImageBuildError(FleetdeployError):
+    """`docker build` of an env or scoring image failed; the message holds the failing step's log."""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str  # fleetdeploy-<service>:<server_hash>
+    image_id: str
+    env_hash: str
+    env_tag: str
+    env_image_id: str
+    server_version: str
+    env_cached: bool  # True: the env image existed and was not rebuilt
+    server_cached: bool
+    notices: tuple[str, ...] = ()
+
+
+def build_scoring_image(
+    env: EnvironmentInput,
+    *,
+    base_image: str,
+    service: str,
+    progress: Progress | None = None,
+    cache_dir: Path | None = None,
+    ca_bundle: Path | None | str = "auto",
+) -> BuiltImage:
+    """Build (or reuse) the env image and the scoring image for `service`.
+
+    `ca_bundle`: CA certificates pip trusts during the build. "auto" uses the controller's own trust
+    store, so builds work behind the TLS-inspecting proxies the controller itself trusts; None leaves
+    pip's bundled certificates.
+    """
+    say = progress or (lambda line: None)
+    client = docker_client()
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    base = _local_image(client, base_image, "environment.base_image")
+    resolved = resolve_environment(env)
+    for notice in resolved.notices:
+        say(notice)
+    if resolved.python_spec:
+        check_python(resolved, _python_version(client, base), base_image=base_image, source=env.source)
+    ca = _ca_bundle_bytes(ca_bundle)
+
+    env_hash = environment_hash(base.id, resolved)
+    env_tag = f"fleetdeploy-env:{env_hash}"
+    env_image, env_cached = _cached(client, env_tag, "fleetdeploy.env_hash", env_hash)
+    if env_cached:
+        say(f"env image {env_tag} is up to date (cached)")
+    else:
+        say(f"building env image {env_tag} from {base_image}")
+        files = {"requirements.txt": resolved.requirements_text().encode()}
+        context = _render("env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(ca))
+        env_image = _build(client, env_tag, context, files, ca, {"fleetdeploy.env_hash": env_hash}, say)
+
+    wheel = build_server_wheel(cache_dir)
+    server_template = _template_text("server.Dockerfile.j2")
+    server_hash = _hash({"env": env_image.id, "server": wheel.source_hash, "template": server_template})
+    tag = f"fleetdeploy-{service}:{server_hash}"
+    image, server_cached = _cached(client, tag, "fleetdeploy.server_hash", server_hash)
+    if server_cached:
+        say(f"scoring image {tag} is up to date (cached)")
+    else:
+        say(f"building scoring image {tag}")
+        labels = {
+            "fleetdeploy.env_hash": env_hash,
+            "fleetdeploy.server_version": __version__,
+            "fleetdeploy.server_hash": server_hash,
+        }
+        dockerfile = _render(
+            "server.Dockerfile.j2",
+            env_image=env_image.id,
+            wheel=wheel.path.name,
+            ca_bundle=bool(ca),
+            env_hash=env_hash,
+            server_version=__version__,
+            server_hash=server_hash,
+        )
+        files = {
+            "requirements.txt": SERVE_REQUIREMENTS.read_bytes(),
+            wheel.path.name: wheel.path.read_bytes(),
+        }
+        image = _build(client, tag, dockerfile, files, ca, labels, say)
+    return BuiltImage(
+        tag=tag,
+        image_id=image.id,
+        env_hash=env_hash,
+        env_tag=env_tag,
+        env_image_id=env_image.id,
+        server_version=__version__,
+        env_cached=env_cached,
+        server_cached=server_cached,
+        notices=resolved.notices,
+    )
+
+
+def environment_hash(base_image_id: str, resolved: ResolvedEnvironment) -> str:
+    return _hash(
+        {
+            "base": base_image_id,
+            "requirements": list(resolved.requirements),
+            "template": _template_text("env.Dockerfile.j2"),
+        }
+    )
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "fleetdeploy"
+
+
+def _hash(payload: dict) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _template_text(name: str) -> str:
+    return resources.files("fleetdeploy.image").joinpath("templates", name).read_text()
+
+
+def _render(name: str, **values) -> str:
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string(_template_text(name)).render(**values)
+
+
+def _local_image(client, name: str, field: str):
+    # Never pulled implicitly: a build must not reach for a registry the user did not choose.
+    try:
+        return client.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise EnvironmentProblem(
+            f"{field}: image {name} is not in the local Docker engine; `docker pull {name}` "
+            "(or build it: `fleetdeploy sandbox images` for fleetdeploy/* images) and try again"
+        ) from None
+
+
+def _cached(client, tag: str, label: str, value: str):
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None, False
+    return image, image.labels.get(label) == value
+
+
+def _python_version(client, base) -> str:
+    code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    try:
+        out = client.containers.run(base.id, ["python", "-c", code], remove=True, network_disabled=True)
+    except docker.errors.ContainerError as exc:
+        raise EnvironmentProblem(
+            f"base image {base.tags or base.id} has no working `python`: {exc}"
+        ) from None
+    return out.decode().strip()
+
+
+def _ca_bundle_bytes(ca_bundle: Path | None | str) -> bytes | None:
+    if ca_bundle is None:
+        return None
+    if ca_bundle == "auto":
+        paths = ssl.get_default_verify_paths()
+        found = next((Path(p) for p in (paths.cafile, paths.openssl_cafile) if p and Path(p).is_file()), None)
+        return found.read_bytes() if found else None
+    path = Path(ca_bundle)
+    if not path.is_file():
+        raise ConfigError(f"ca_bundle: {path} does not exist")
+    return path.read_bytes()
+
+
+def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, labels, say):
+    if ca:
+        files = {**files, "build-ca.pem": ca}
+    context = _context_tar({"Dockerfile": dockerfile.encode(), **files})
+    step, tail = "", deque(maxlen=_TAIL_LINES)
+    image_id = None
+    try:
+        for chunk in client.api.build(
+            fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True, forcerm=True, decode=True
+        ):
+            if "error" in chunk:
+                raise ImageBuildError(_failure(tag, step, tail, chunk["error"]))
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            for line in chunk.get("stream", "").splitlines():
+                if line.startswith("Step "):
+                    step, tail = line, deque(maxlen=_TAIL_LINES)
+                elif line.strip():
+                    tail.append(line)
+                if line.strip():
+                    say(line)
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(
+            f"building {tag}: the Docker engine refused: {exc.explanation or exc}"
+        ) from None
+    return client.images.get(image_id or tag)
+
+
+def _failure(tag: str, step: str, tail, error: str) -> str:
+    log = "\n".join(f"  | {line}" for line in tail)
+    return f"building image {tag} failed at {step or 'the start'}: {error.strip()}\n{log}"
+
+
+def _context_tar(files: dict[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer

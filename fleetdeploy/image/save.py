@@ -1,0 +1,45 @@
+"""Saving a scoring image as a tarball that ships to nodes without a registry (`docker load`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+from fleetdeploy.dockerhost import docker_client
+from fleetdeploy.errors import EnvironmentProblem
+from fleetdeploy.image.builder import BuiltImage
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    path: Path
+    size: int
+    image_id: str
+    reused: bool  # True: the tarball was already in the cache
+
+
+def save_image(image: BuiltImage | str, cache_dir: Path) -> SavedImage:
+    """Write `<cache>/images/<image id hex>.tar` once; an image id names its content, so a tarball
+    that exists is the right one and is reused as is."""
+    ref = image.tag if isinstance(image, BuiltImage) else image
+    client = docker_client()
+    try:
+        found = client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        raise EnvironmentProblem(f"image {ref} is not in the local Docker engine; build it first") from None
+    path = Path(cache_dir) / "images" / f"{found.id.removeprefix('sha256:')}.tar"
+    if path.is_file():
+        return SavedImage(path, path.stat().st_size, found.id, reused=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".tar.{os.getpid()}.part")
+    try:
+        # named=True keeps the tag in the tarball, so `docker load` on a node restores it.
+        with open(partial, "wb") as out:
+            out.writelines(found.save(named=True))
+        partial.rename(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return SavedImage(path, path.stat().st_size, found.id, reused=False)
