@@ -1,0 +1,104 @@
+"""The deployment spec as a typed model: the top level of `fleetdeploy.yml` (see docs/spec.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, field_validator
+
+from fleetdeploy.spec.fields import problem, problems
+from fleetdeploy.spec.sections import (
+    EntryScript,
+    Environment,
+    Health,
+    ModelRef,
+    Resources,
+    Rollout,
+    Section,
+    Server,
+)
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+DEFAULT_PORT = 6789
+_LATER_RUNTIMES = ("conda", "venv")
+
+
+class Spec(Section):
+    """A validated deployment spec; every path in it is absolute."""
+
+    service: str
+    models: list[ModelRef] = Field(min_length=1)
+    entry_script: EntryScript
+    environment: Environment
+    runtime: str = "docker"
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    resources: Resources = Resources()
+    server: Server = Server()
+    health: Health = Health()
+    rollout: Rollout = Rollout()
+    registry: str | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("service", mode="before")
+    @classmethod
+    def _service(cls, value: object) -> str:
+        if isinstance(value, str) and _SERVICE_NAME.match(value):
+            return value
+        hint = "lowercase letters, digits and '-', starting with a letter, at most 41 characters"
+        if isinstance(value, str):
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:41]
+            if _SERVICE_NAME.match(suggestion):
+                hint += f"; e.g. '{suggestion}'"
+        raise problem(f"not a service name: {value!r}", hint)
+
+    @field_validator("models", mode="after")
+    @classmethod
+    def _unique_models(cls, models: list[ModelRef]) -> list[ModelRef]:
+        seen: dict[tuple[str, str], int] = {}
+        found = []
+        for index, model in enumerate(models):
+            key = (model.name, str(model.version))
+            if key in seen:
+                message = f"duplicate model {model.name} version {model.version} (also models[{seen[key]}])"
+                found.append(((index,), message, "give each model a distinct name or version"))
+            seen.setdefault(key, index)
+        if found:
+            raise problems(found)
+        return models
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _runtime(cls, value: object) -> str:
+        if value == "docker":
+            return value
+        if value in _LATER_RUNTIMES:
+            raise problem(
+                f"runtime '{value}' is not supported yet (coming with the 'runtimes without Docker' work)",
+                "use docker",
+            )
+        raise problem(f"unknown runtime {value!r}", "use docker")
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _registry(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip() or any(char.isspace() for char in value):
+            raise problem(f"not a registry: {value!r}", "e.g. registry.example.com:5000/team")
+        if "://" in value:
+            raise problem(f"a registry has no scheme: {value!r}", f"write {value.split('://', 1)[1]!r}")
+        return value.rstrip("/")
+
+    @property
+    def source(self) -> Path | None:
+        """The spec file this was loaded from (None when built in code)."""
+        return self._source
+
+    def model_dir_relative(self) -> str:
+        """AZUREML_MODEL_DIR below the models root: one model -> azureml-models/<name>/<version>,
+        several -> azureml-models (the same rule Azure ML applies)."""
+        if len(self.models) == 1:
+            return self.models[0].layout_dir
+        return "azureml-models"

@@ -1,0 +1,404 @@
+"""One pydantic model per section of `fleetdeploy.yml`. Field validators turn what users write
+("2g", "90s", "25%", relative paths) into typed, absolute values, and raise our own issues with hints."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from fleetdeploy.spec import rollout
+from fleetdeploy.spec.conda import read_conda_file
+from fleetdeploy.spec.entry_script import check_entry_script
+from fleetdeploy.spec.fields import base_dir, context_cache, problem, problems, resolve_existing
+from fleetdeploy.spec.units import parse_duration, parse_size
+
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelRef(Section):
+    """One model artifact, placed on nodes as azureml-models/<name>/<version>/<basename of path>."""
+
+    name: str
+    version: int | str = 1
+    path: Path
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> str:
+        if not isinstance(value, str) or not _ARTIFACT_NAME.match(value) or value in (".", ".."):
+            raise problem(
+                f"not a model name: {value!r}",
+                "use letters, digits, '.', '_' and '-' (it becomes a folder name)",
+            )
+        return value
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise problem(f"version must be 1 or more, got {value}", "Azure numbers versions from 1")
+            return value
+        if isinstance(value, str) and _ARTIFACT_NAME.match(value) and value not in (".", ".."):
+            return value
+        raise problem(f"not a model version: {value!r}", "write a number like 3 or a label like 2024-05-01")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: object, info: ValidationInfo) -> Path:
+        return resolve_existing(value, base_dir(info), "file or folder")
+
+    @property
+    def layout_dir(self) -> str:
+        """Where this model's folder sits under the models root: azureml-models/<name>/<version>."""
+        return f"azureml-models/{self.name}/{self.version}"
+
+    @property
+    def layout_path(self) -> str:
+        """Where the file or folder lands: like Azure, a folder keeps its own name beneath the version."""
+        return f"{self.layout_dir}/{self.path.name}"
+
+
+class EntryScript(Section):
+    """The scoring script (with init() and run()) and the folder shipped beside it."""
+
+    source_dir: Path | None = None
+    path: Path
+
+    @field_validator("source_dir", mode="before")
+    @classmethod
+    def _source_dir(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        return resolve_existing(value, base_dir(info), "folder", "source_dir is relative to the spec file")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: object, info: ValidationInfo) -> Path:
+        if "source_dir" not in info.data:
+            # source_dir is wrong and already reported; the script can only be found once it is fixed.
+            return Path(str(value))
+        given_source = info.data["source_dir"]
+        start = given_source or base_dir(info)
+        relative_to = "source_dir" if given_source else "the spec file"
+        script = resolve_existing(value, start, "file", f"entry_script.path is relative to {relative_to}")
+        if given_source and not script.is_relative_to(given_source):
+            raise problem(
+                f"{value} is outside source_dir {given_source}",
+                "the script is shipped from inside source_dir",
+            )
+        found = check_entry_script(script)
+        if found:
+            raise problems([((), item.problem, item.hint) for item in found])
+        return script
+
+    @model_validator(mode="after")
+    def _default_source_dir(self) -> EntryScript:
+        if self.source_dir is None:
+            self.source_dir = self.path.parent
+        return self
+
+    @property
+    def relative_path(self) -> str:
+        """The script's path inside source_dir, as AZUREML_ENTRY_SCRIPT wants it."""
+        return self.path.relative_to(self.source_dir).as_posix()
+
+
+class Environment(Section):
+    """The Python packages the script needs: a pip requirements file or a conda environment file."""
+
+    pip: Path | None = None
+    conda: Path | None = None
+    base_image: str = "fleetdeploy/python:3.11-slim"
+
+    _conda_content: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("pip", mode="before")
+    @classmethod
+    def _pip(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        return resolve_existing(
+            value, base_dir(info), "file", "a pip requirements file, relative to the spec"
+        )
+
+    @field_validator("conda", mode="before")
+    @classmethod
+    def _conda(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_existing(
+            value, base_dir(info), "file", "a conda environment file, relative to the spec"
+        )
+        content, found = read_conda_file(path)
+        if found:
+            raise problems([((), message, hint) for message, hint in found])
+        context_cache(info)[("conda", path)] = content
+        return path
+
+    @field_validator("base_image", mode="before")
+    @classmethod
+    def _base_image(cls, value: object) -> str:
+        if not isinstance(value, str) or not value.strip() or any(char.isspace() for char in value):
+            raise problem(
+                f"not an image reference: {value!r}", "e.g. python:3.11-slim or registry/team/image:tag"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self, info: ValidationInfo) -> Environment:
+        if (self.pip is None) == (self.conda is None):
+            said = "both pip and conda are set" if self.pip else "neither pip nor conda is set"
+            raise problem(
+                f"{said}", "give exactly one: `pip: requirements.txt` or `conda: conda_dependencies.yml`"
+            )
+        if self.conda is not None:
+            self._conda_content = context_cache(info).get(("conda", self.conda))
+        return self
+
+    @property
+    def kind(self) -> Literal["pip", "conda"]:
+        return "pip" if self.pip is not None else "conda"
+
+    @property
+    def file(self) -> Path:
+        return self.pip if self.pip is not None else self.conda
+
+    @property
+    def conda_content(self) -> dict[str, Any] | None:
+        """The parsed conda file (checked shape), or None for a pip environment."""
+        return self._conda_content
+
+    def pip_requirements(self) -> list[str]:
+        """Requirement lines of the pip file (or the conda file's pip section), without comments."""
+        if self.pip is not None:
+            lines = self.pip.read_text(encoding="utf-8").splitlines()
+            return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        for item in (self._conda_content or {}).get("dependencies", []):
+            if isinstance(item, dict):
+                return list(item["pip"])
+        return []
+
+
+Gpus = int | Literal["all"] | list[str]
+
+
+class Resources(Section):
+    """Container limits. None means no limit."""
+
+    cpus: float | None = Field(default=1.0, gt=0)
+    memory: int | None = parse_size("1g")
+    gpus: Gpus = 0
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> int | None:
+        if value is None:
+            return None
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise problem(str(exc))
+        if size < parse_size("6m"):
+            raise problem(
+                f"{value!r} is below Docker's minimum of 6m", "write e.g. 512m or 2g (bytes need no unit)"
+            )
+        return size
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpus(cls, value: object) -> Gpus:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and value.strip().lower() == "all":
+            return "all"
+        if isinstance(value, list) and value and all(isinstance(item, str | int) for item in value):
+            return [str(item) for item in value]
+        raise problem(
+            f"not a GPU request: {value!r}", "write 0, all, a count like 2, or device ids like ['0', '1']"
+        )
+
+    def device_requests(self) -> list[dict[str, Any]]:
+        """The Docker API's DeviceRequests for these GPUs ([] when none are asked for)."""
+        if self.gpus == 0:
+            return []
+        request: dict[str, Any] = {"Driver": "nvidia", "Capabilities": [["gpu"]]}
+        if self.gpus == "all":
+            request["Count"] = -1
+        elif isinstance(self.gpus, int):
+            request["Count"] = self.gpus
+        else:
+            request["DeviceIDs"] = list(self.gpus)
+        return [request]
+
+
+class Server(Section):
+    """Settings of the scoring server inside the container."""
+
+    workers: int = Field(default=1, ge=1)
+    timeout: float = 60.0
+    max_body: int = parse_size("100MiB")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> float:
+        return _positive_duration(value)
+
+    @field_validator("max_body", mode="before")
+    @classmethod
+    def _max_body(cls, value: object) -> int:
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise problem(str(exc))
+        if size < 1:
+            raise problem("must be more than 0 bytes", "e.g. 100MiB")
+        return size
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        levels = ("debug", "info", "warning", "error")
+        if isinstance(value, str) and value.lower() in levels:
+            return value.lower()
+        raise problem(f"not a log level: {value!r}", "one of " + ", ".join(levels))
+
+
+class Health(Section):
+    """How the deploy decides a node is healthy: /ready within ready_timeout, then an optional sample."""
+
+    ready_timeout: float = 120.0
+    request_timeout: float = 10.0
+    sample_request: Any = None
+    sample_request_file: Path | None = None
+    expected_response: Any = None
+
+    _sample_body: str | None = PrivateAttr(default=None)
+
+    @field_validator("ready_timeout", "request_timeout", mode="before")
+    @classmethod
+    def _timeouts(cls, value: object) -> float:
+        return _positive_duration(value)
+
+    @field_validator("sample_request", mode="before")
+    @classmethod
+    def _sample_request(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise problem(
+                    f"is a string but not JSON: {exc.msg} at character {exc.pos}",
+                    "write it as YAML (sample_request: {data: [[1, 2]]}) or as a JSON string",
+                )
+        return value
+
+    @field_validator("sample_request_file", mode="before")
+    @classmethod
+    def _sample_request_file(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = resolve_existing(value, base_dir(info), "file", "a JSON request body, relative to the spec")
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise problem(f"{path.name} is not JSON: {exc}", "it is sent as the body of POST /score")
+        return path
+
+    @model_validator(mode="after")
+    def _one_sample(self) -> Health:
+        if self.sample_request is not None and self.sample_request_file is not None:
+            raise problem(
+                "both sample_request and sample_request_file are set", "keep one", at=("sample_request_file",)
+            )
+        if self.sample_request_file is not None:
+            self._sample_body = self.sample_request_file.read_text(encoding="utf-8")
+        elif isinstance(self.sample_request, str):
+            self._sample_body = self.sample_request
+        elif self.sample_request is not None:
+            self._sample_body = json.dumps(self.sample_request)
+        if self.expected_response is not None and self._sample_body is None:
+            raise problem(
+                "expected_response is set but there is no sample request to compare it with",
+                "add sample_request or sample_request_file",
+                at=("expected_response",),
+            )
+        return self
+
+    def sample_request_body(self) -> str | None:
+        """The request body (JSON text) to POST to /score after start, or None."""
+        return self._sample_body
+
+
+class Rollout(Section):
+    """How many hosts are updated at a time, how many may fail, and the pause between batches."""
+
+    batch: list[rollout.BatchSize] = [1]
+    max_fail: int | str = 0
+    pause: float = 0.0
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch(cls, value: object) -> list[rollout.BatchSize]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise problem("is an empty list", "write a size like 1 or '25%', or a list like [1, '50%']")
+        found, sizes = [], []
+        for index, item in enumerate(items):
+            try:
+                sizes.append(rollout.parse_batch_size(item))
+            except ValueError as exc:
+                found.append(((index,) if isinstance(value, list) else (), str(exc), None))
+        if found:
+            raise problems(found)
+        return sizes
+
+    @field_validator("max_fail", mode="before")
+    @classmethod
+    def _max_fail(cls, value: object) -> int | str:
+        try:
+            return rollout.parse_max_fail(value)
+        except ValueError as exc:
+            raise problem(str(exc))
+
+    @field_validator("pause", mode="before")
+    @classmethod
+    def _pause(cls, value: object) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise problem(str(exc))
+
+    def batches(self, n_hosts: int) -> list[list[int]]:
+        """Host indexes per batch, in order."""
+        return rollout.batches(self.batch, n_hosts)
+
+    def allowed_failures(self, n_hosts: int) -> int:
+        return rollout.allowed_failures(self.max_fail, n_hosts)
+
+
+def _positive_duration(value: object) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise problem(str(exc))
+    if seconds <= 0:
+        raise problem(f"must be more than 0 seconds, got {value!r}")
+    return seconds

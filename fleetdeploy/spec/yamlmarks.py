@@ -1,0 +1,75 @@
+"""Reading YAML while remembering where each value was written, so errors can name the line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class MarkedDocument:
+    """Plain Python data plus the 1-based line of every mapping key and sequence item in it."""
+
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of `loc`, or of its closest ancestor when the value itself is absent (a missing key)."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+class YamlSyntaxError(ValueError):
+    """The text is not YAML; `line`/`column` are 1-based when PyYAML knows them."""
+
+    def __init__(self, problem: str, line: int | None, column: int | None):
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+
+def load_marked(text: str) -> MarkedDocument:
+    """Parse one YAML document with the safe loader and record its line numbers."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(part for part in (exc.context, exc.problem) if part)
+        if exc.context_mark and mark and exc.context_mark.line != mark.line:
+            problem += f" (the construct began on line {exc.context_mark.line + 1})"
+        raise YamlSyntaxError(problem, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(str(exc), None, None)
+    finally:
+        loader.dispose()
+    document = MarkedDocument(data)
+    if node is not None:
+        document.lines[()] = node.start_mark.line + 1
+        _record(node, (), document.lines)
+    return document
+
+
+def _record(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            child = (*loc, key_node.value)
+            # The key's line reads best: for `a:\n  b: 1` users look for `a`, not for where its block begins.
+            lines[child] = key_node.start_mark.line + 1
+            _record(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*loc, index)
+            lines[child] = item.start_mark.line + 1
+            _record(item, child, lines)
