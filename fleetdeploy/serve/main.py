@@ -1,0 +1,73 @@
+"""Starting the server: validate the entry script, bind the port, then run one worker in this
+process or supervise several. Errors before serving are FleetdeployErrors naming what to fix."""
+
+import os
+import shutil
+import socket
+import tempfile
+
+from fleetdeploy.errors import EnvironmentProblem
+from fleetdeploy.serve.entry_script import load_entry_script
+from fleetdeploy.serve.errors import InitFailed
+from fleetdeploy.serve.logs import LOG, setup_logging
+from fleetdeploy.serve.settings import Settings
+
+
+def serve(settings: Settings) -> int:
+    """Blocks until the server stops; returns the process exit code (0 after a clean drain)."""
+    setup_logging(settings.log_level)
+    _export_azure_environment(settings)
+    metrics_dir = None
+    if settings.workers > 1:
+        # Must be set before prometheus_client is first imported (it picks its value store then).
+        metrics_dir = tempfile.mkdtemp(prefix="fleetdeploy-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        # Imported once here, before any fork: a broken script is refused before the port is taken,
+        # and workers share the imported modules' memory.
+        script = load_entry_script(settings.entry_script, settings.app_root)
+        sock = listen(settings.host, settings.port)
+        LOG.info(
+            f"serving {settings.entry_script} on http://{settings.host}:{settings.port} "
+            f"with {settings.workers} worker(s)",
+            extra={"fields": {"service": settings.service, "release": settings.release, "pid": os.getpid()}},
+        )
+        if settings.workers == 1:
+            from fleetdeploy.serve.worker import run_worker
+
+            code = run_worker(settings, script, sock)
+        else:
+            from fleetdeploy.serve.supervisor import supervise
+
+            code = supervise(settings, script, sock)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    if code == InitFailed.exit_code:
+        raise InitFailed(
+            f"init() in {settings.entry_script} raised; its traceback and the model directory are in the log"
+        )
+    return code
+
+
+def listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise EnvironmentProblem(
+            f"cannot listen on {host}:{port}: {exc.strerror} "
+            "(another server there? pick another --port or FLEETDEPLOY_PORT)"
+        ) from None
+    sock.listen(2048)
+    return sock
+
+
+def _export_azure_environment(settings: Settings) -> None:
+    # Entry scripts read these (init() joins AZUREML_MODEL_DIR with its file name).
+    os.environ["AML_APP_ROOT"] = str(settings.app_root)
+    os.environ["AZUREML_ENTRY_SCRIPT"] = str(settings.entry_script)
+    if settings.model_dir is not None:
+        os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
