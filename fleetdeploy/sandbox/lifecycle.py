@@ -1,0 +1,321 @@
+"""Creating, listing and removing sandboxes.
+
+Everything `up` makes (node containers, their /var/lib/docker volumes, the sandbox's bridge network)
+carries the label fleetdeploy.sandbox=<name>, so `list` and `down` are label queries and touch nothing
+else. `up` is all or nothing: if any step fails, what it made so far is removed before the error is shown.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+
+from fleetdeploy.dockerhost import cgroup_version, docker_client
+from fleetdeploy.errors import ConfigError, EnvironmentProblem, FleetdeployError
+from fleetdeploy.sandbox.container import run_options
+from fleetdeploy.sandbox.images import ensure_images
+from fleetdeploy.sandbox.plan import (
+    DOCKER_LABEL,
+    NODE_LABEL,
+    RELEASE_LABEL,
+    SANDBOX_LABEL,
+    NodePlan,
+    check_name,
+    network_name,
+    plan_nodes,
+    sandbox_labels,
+)
+from fleetdeploy.sandbox.state import (
+    Node,
+    StatePaths,
+    known_hosts_lines,
+    new_keypair,
+    remove_state,
+    state_paths,
+    write_state,
+)
+from fleetdeploy.sandbox.wait import wait_until
+
+Progress = Callable[[str], None]
+_READY_STATES = ("running", "degraded")
+
+
+class SandboxExists(FleetdeployError):
+    """`up` was asked for a sandbox that already exists; nothing was changed."""
+
+
+class SandboxNotFound(FleetdeployError):
+    """No sandbox has the given name."""
+
+
+class SandboxConflict(ConfigError):
+    """A name or host port the sandbox needs is taken by something else."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    name: str
+    nodes: tuple[Node, ...]
+    paths: StatePaths
+    states: tuple[str, ...] = ()  # container state per node, for `list`
+
+    @property
+    def inventory(self):
+        return self.paths.inventory
+
+
+@dataclass(frozen=True)
+class Removed:
+    containers: int
+    volumes: int
+    networks: int
+    state_folder: bool
+
+
+def up(
+    name: str = "default",
+    nodes: int = 2,
+    distros: Sequence[str] = ("bookworm",),
+    docker_modes: Sequence[str] = ("absent",),
+    extra_ports: Sequence[int] = (),
+    ssh_ports: Sequence[int] | None = None,
+    ready_timeout: float = 180,
+    client: docker.DockerClient | None = None,
+    progress: Progress | None = None,
+) -> Sandbox:
+    """Start a sandbox of `nodes` node containers and write its inventory. See plan_nodes for how
+    releases and Docker modes are spread over the nodes."""
+    say = progress or (lambda _msg: None)
+    plans = plan_nodes(name, nodes, distros, docker_modes, extra_ports, ssh_ports)
+    client = client or docker_client()
+    existing = find(name, client)
+    if existing is not None or _labelled_leftovers(client, name):
+        raise SandboxExists(_describe_existing(name, existing))
+    _check_names_free(client, plans)
+    ensure_images(
+        {p.release for p in plans},
+        {p.docker == "preinstalled" for p in plans},
+        python_base=False,
+        client=client,
+        progress=say,
+    )
+    undo = _Undo()
+    paths = state_paths(name)
+    try:
+        containers = _create(client, plans, undo, say)
+        for container in containers:
+            _wait_ready(container, ready_timeout, say)
+        made = [_node(c) for c in containers]
+        private_key, public_key = new_keypair()
+        known_hosts = []
+        for container, node in zip(containers, made):
+            _authorize(container, public_key)
+            known_hosts += known_hosts_lines(node.ssh_port, _host_keys(container))
+        undo.add(lambda: remove_state(paths))
+        write_state(paths, private_key, known_hosts, made)
+    except BaseException as exc:
+        say(f"removing what was made for sandbox {name!r}")
+        undo.run()
+        if isinstance(exc, DockerException):
+            raise EnvironmentProblem(f"sandbox {name!r}: Docker refused a step: {exc}") from exc
+        raise
+    return Sandbox(name, tuple(made), paths)
+
+
+def down(name: str, client: docker.DockerClient | None = None) -> Removed:
+    """Remove the sandbox's containers, volumes, network and state folder, and nothing else."""
+    check_name(name)
+    client = client or docker_client()
+    labels = {"label": f"{SANDBOX_LABEL}={name}"}
+    containers = client.containers.list(all=True, filters=labels)
+    for container in containers:
+        container.remove(force=True, v=True)
+    networks = client.networks.list(filters=labels)
+    for network in networks:
+        network.remove()
+    volumes = client.volumes.list(filters=labels)
+    for volume in volumes:
+        volume.remove(force=True)
+    folder = remove_state(state_paths(name))
+    if not (containers or networks or volumes or folder):
+        known = ", ".join(s.name for s in list_sandboxes(client)) or "none"
+        raise SandboxNotFound(f"no sandbox named {name!r} (existing sandboxes: {known}); nothing was removed")
+    return Removed(len(containers), len(volumes), len(networks), folder)
+
+
+def list_sandboxes(client: docker.DockerClient | None = None) -> list[Sandbox]:
+    client = client or docker_client()
+    by_name: dict[str, list] = {}
+    for container in client.containers.list(all=True, filters={"label": SANDBOX_LABEL}):
+        by_name.setdefault(container.labels[SANDBOX_LABEL], []).append(container)
+    return [_sandbox(name, containers) for name, containers in sorted(by_name.items())]
+
+
+def find(name: str, client: docker.DockerClient | None = None) -> Sandbox | None:
+    client = client or docker_client()
+    containers = client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}={name}"})
+    return _sandbox(name, containers) if containers else None
+
+
+def _sandbox(name: str, containers: list) -> Sandbox:
+    containers = sorted(containers, key=lambda c: int(c.labels[NODE_LABEL].removeprefix("node")))
+    return Sandbox(
+        name, tuple(_node(c) for c in containers), state_paths(name), tuple(c.status for c in containers)
+    )
+
+
+def _node(container) -> Node:
+    ports = {
+        int(key.split("/")[0]): int(bindings[0]["HostPort"])
+        for key, bindings in (container.ports or {}).items()
+        if bindings
+    }
+    labels = container.labels
+    return Node(labels[NODE_LABEL], container.name, labels[RELEASE_LABEL], labels[DOCKER_LABEL], ports)
+
+
+def _describe_existing(name: str, existing: Sandbox | None) -> str:
+    if existing is None:
+        return (
+            f"sandbox {name!r} is half there (labelled volumes or network without nodes); "
+            f"remove it with `fleetdeploy sandbox down --name {name}`"
+        )
+    nodes = "; ".join(
+        f"{n.host} ({n.release}, docker {n.docker}, {state}, ssh 127.0.0.1:{n.ports.get(22, '-')})"
+        for n, state in zip(existing.nodes, existing.states)
+    )
+    return (
+        f"sandbox {name!r} already exists with {len(existing.nodes)} node(s): {nodes}; "
+        f"inventory: {existing.inventory}. Nothing was changed; "
+        f"`fleetdeploy sandbox down --name {name}` removes it"
+    )
+
+
+def _labelled_leftovers(client, name: str) -> bool:
+    labels = {"label": f"{SANDBOX_LABEL}={name}"}
+    return bool(client.networks.list(filters=labels) or client.volumes.list(filters=labels))
+
+
+def _check_names_free(client, plans: list[NodePlan]) -> None:
+    """Refuse before making anything if a planned name belongs to something that is not this sandbox."""
+    sandbox = plans[0].sandbox
+    taken = [f"network {network_name(sandbox)}"] if _exists(client.networks, network_name(sandbox)) else []
+    for plan in plans:
+        taken += [f"container {plan.container}"] if _exists(client.containers, plan.container) else []
+        taken += [f"volume {plan.volume}"] if _exists(client.volumes, plan.volume) else []
+    if taken:
+        raise SandboxConflict(
+            f"sandbox {sandbox!r} needs names already used outside fleetdeploy: {', '.join(taken)}; "
+            "choose another --name or remove those; nothing was created"
+        )
+
+
+def _exists(collection, name: str) -> bool:
+    try:
+        collection.get(name)
+    except NotFound:
+        return False
+    return True
+
+
+def _create(client, plans: list[NodePlan], undo: _Undo, say: Progress) -> list:
+    sandbox = plans[0].sandbox
+    network = client.networks.create(network_name(sandbox), driver="bridge", labels=sandbox_labels(sandbox))
+    undo.add(network.remove)
+    cgroups = cgroup_version(client)
+    containers = []
+    for plan in plans:
+        say(f"starting {plan.container} ({plan.image})")
+        volume = client.volumes.create(plan.volume, labels=plan.labels)
+        undo.add(lambda v=volume: v.remove(force=True))
+        container = client.containers.create(**run_options(plan, cgroups))
+        undo.add(lambda c=container: c.remove(force=True, v=True))
+        _start(container, plan)
+        container.reload()
+        containers.append(container)
+    return containers
+
+
+def _start(container, plan: NodePlan) -> None:
+    try:
+        container.start()
+    except APIError as exc:
+        reason = str(exc.explanation or exc)
+        if "already allocated" in reason or "address already in use" in reason:
+            fixed = ", ".join(f"127.0.0.1:{host}" for _port, host in plan.ports if host) or "a published port"
+            raise SandboxConflict(
+                f"{plan.container}: host port {fixed} is already in use ({reason}); "
+                "choose a free --ssh-port or leave it out for an ephemeral one; nothing was left behind"
+            ) from exc
+        raise
+
+
+def _wait_ready(container, timeout: float, say: Progress) -> None:
+    def systemd() -> tuple[bool, str]:
+        container.reload()
+        if container.status != "running":
+            log = container.logs(tail=15).decode(errors="replace").strip()
+            raise EnvironmentProblem(
+                f"node {container.name} stopped while booting ({container.status}):\n{log}"
+            )
+        code, output = container.exec_run(["systemctl", "is-system-running"])
+        state = output.decode(errors="replace").strip() or f"exit {code}"
+        return state in _READY_STATES, f"systemd {state!r}"
+
+    port = _node(container).ssh_port
+
+    def sshd() -> tuple[bool, str]:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
+                banner = conn.recv(64)
+        except OSError as exc:
+            return False, f"no SSH answer on 127.0.0.1:{port} ({exc.strerror or exc})"
+        return banner.startswith(b"SSH-"), f"SSH on 127.0.0.1:{port} answering {banner[:30]!r}"
+
+    state = wait_until(systemd, f"node {container.name}", timeout)
+    if state == "systemd 'degraded'":
+        _, failed = container.exec_run(["systemctl", "--failed", "--no-legend", "--plain"])
+        say(f"{container.name}: systemd degraded; failed units: {failed.decode().strip() or 'none listed'}")
+    wait_until(sshd, f"node {container.name}", timeout)
+
+
+def _authorize(container, public_key: str) -> None:
+    script = (
+        'umask 077 && printf "%s\\n" "$1" > /home/fleet/.ssh/authorized_keys'
+        " && chown -R fleet:fleet /home/fleet/.ssh"
+    )
+    code, output = container.exec_run(["sh", "-c", script, "sh", public_key])
+    if code != 0:
+        raise EnvironmentProblem(
+            f"node {container.name}: could not install the sandbox SSH key: {output.decode()}"
+        )
+
+
+def _host_keys(container) -> list[str]:
+    code, output = container.exec_run(["sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub"])
+    if code != 0:
+        raise EnvironmentProblem(
+            f"node {container.name}: could not read its SSH host keys: {output.decode()}"
+        )
+    return output.decode().splitlines()
+
+
+class _Undo:
+    """Removal steps for what `up` made, run newest first if `up` fails."""
+
+    def __init__(self):
+        self._steps: list[Callable[[], object]] = []
+
+    def add(self, step: Callable[[], object]) -> None:
+        self._steps.append(step)
+
+    def run(self) -> None:
+        for step in reversed(self._steps):
+            try:
+                step()
+            except (DockerException, OSError):
+                pass  # already gone, or removed with its container
