@@ -1,0 +1,240 @@
+"""Loading inventories through Ansible's own InventoryManager, so every inventory users already have
+works (YAML, INI, directories with group_vars/host_vars, inventory plugins, `--limit` patterns) and the
+rest of fleetdeploy sees plain dataclasses. The only module that imports ansible's inventory code."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetdeploy.errors import ConfigError
+
+SCORING_URL_VAR = "fleetdeploy_scoring_url"
+
+# Variables Ansible computes for every host (inventory_hostname, groups, playbook_dir...): they say
+# nothing about the host and would drown the ones users wrote.
+_MAGIC_VARS = frozenset(
+    {
+        "ansible_check_mode", "ansible_config_file", "ansible_diff_mode", "ansible_facts", "ansible_forks",
+        "ansible_inventory_sources", "ansible_playbook_python", "ansible_run_tags", "ansible_search_path",
+        "ansible_skip_tags", "ansible_verbosity", "ansible_version", "group_names", "groups", "hostvars",
+        "inventory_dir", "inventory_file", "inventory_hostname", "inventory_hostname_short", "omit",
+        "playbook_dir",
+    }
+)  # fmt: skip
+# Variables fleetdeploy itself reads; templates in them ("{{ ... }}") are rendered at load time.
+_RENDERED_VARS = ("ansible_host", "ansible_port", "ansible_user", SCORING_URL_VAR)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host: its name, its variables (group and host vars merged, Ansible precedence)
+    and the groups it belongs to."""
+
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return str(self.vars.get("ansible_host") or self.name)
+
+    @property
+    def port(self) -> int | None:
+        port = self.vars.get("ansible_port")
+        return int(port) if port not in (None, "") else None
+
+    @property
+    def user(self) -> str | None:
+        return self.vars.get("ansible_user")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The hosts selected from one or more inventory sources (after `--limit`), in inventory order."""
+
+    sources: tuple[str, ...]
+    hosts: tuple[Host, ...]
+    limit: str | None = None
+
+    def __iter__(self) -> Iterator[Host]:
+        return iter(self.hosts)
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    @property
+    def names(self) -> list[str]:
+        return [host.name for host in self.hosts]
+
+    def get(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+
+def scoring_url(host: Host, port: int) -> str:
+    """Where the controller reaches the host's scoring service: the host var `fleetdeploy_scoring_url`
+    (set by the sandbox, or by users behind NAT/proxies), else http://<ansible_host or name>:<port>."""
+    explicit = host.vars.get(SCORING_URL_VAR)
+    if explicit:
+        return str(explicit).rstrip("/")
+    address = host.address
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(address).version == 6:
+            address = f"[{address}]"
+    return f"http://{address}:{port}"
+
+
+def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = None) -> Inventory:
+    """Parse inventory source(s) like `ansible-playbook -i` would and apply a `--limit` pattern.
+    Raises ConfigError when a source is missing or unparseable, or when the selection is empty."""
+    sources = [str(path)] if isinstance(path, str | Path) else [str(item) for item in path]
+    for source in sources:
+        # "host1,host2," is Ansible's inline host list, not a file.
+        if "," not in source and not os.path.exists(source):
+            raise ConfigError(f"{source}: no such inventory file or folder")
+
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.vars.manager import VariableManager
+
+    _init_plugins()
+    loader = DataLoader()
+    with _captured_ansible_warnings() as warnings:
+        try:
+            manager = InventoryManager(loader=loader, sources=sources)
+        except AnsibleError as exc:
+            raise ConfigError(f"{', '.join(sources)}: cannot parse inventory: {_first_line(exc)}") from None
+    unparsed = [message for message in warnings if message.startswith("Unable to parse")]
+    if unparsed:
+        # Ansible only warns and goes on with the sources it could read; a deploy to part of a fleet
+        # because one file has a typo is worse than stopping.
+        reasons = [message for message in warnings if message.startswith("Failed to parse")]
+        failed = ", ".join(
+            message.removeprefix("Unable to parse ").removesuffix(" as an inventory source")
+            for message in unparsed
+        )
+        details = "".join(f"\n  {reason}" for reason in _unique(reasons))
+        raise ConfigError(f"{failed}: cannot parse inventory{details}")
+
+    known = [host.name for host in manager.get_hosts()]
+    if not known:
+        raise ConfigError(f"{', '.join(sources)}: the inventory has no hosts")
+    if limit:
+        try:
+            with _captured_ansible_warnings():  # "Could not match supplied host pattern": we say it better
+                manager.subset(limit)
+                selected = manager.get_hosts()
+        except AnsibleError as exc:
+            raise ConfigError(f"--limit {limit}: {_first_line(exc)}") from None
+        if not selected:
+            raise ConfigError(f"--limit {limit} matches no host; the inventory has: {', '.join(known)}")
+    else:
+        selected = manager.get_hosts()
+
+    variables = VariableManager(loader=loader, inventory=manager)
+    hosts = tuple(_host(loader, variables, host) for host in selected)
+    return Inventory(sources=tuple(sources), hosts=hosts, limit=limit or None)
+
+
+_plugins_ready = False
+
+
+def _init_plugins() -> None:
+    """Let Ansible find collection plugins (`plugin: ansible.builtin.constructed`, `amazon.aws.aws_ec2`)
+    the way its own CLIs do; needed once per process."""
+    global _plugins_ready
+    if not _plugins_ready:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader()
+        _plugins_ready = True
+
+
+def _host(loader, variables, host) -> Host:
+    all_vars = variables.get_vars(host=host, include_hostvars=False)
+    plain = {name: _plain(value) for name, value in all_vars.items() if name not in _MAGIC_VARS}
+    for name in _RENDERED_VARS:
+        value = all_vars.get(name)
+        if isinstance(value, str) and "{{" in value:
+            plain[name] = _render(loader, all_vars, host.name, name, value)
+    groups = tuple(group.name for group in host.get_groups() if group.name != "all")
+    return Host(name=host.name, vars=plain, groups=groups)
+
+
+def _render(loader, all_vars: dict, host_name: str, name: str, value: str) -> Any:
+    from ansible.errors import AnsibleError
+    from ansible.template import Templar
+
+    try:
+        return _plain(Templar(loader=loader, variables=all_vars).template(value))
+    except AnsibleError as exc:
+        raise ConfigError(f"host {host_name}: {name}: cannot render {value!r}: {_first_line(exc)}") from None
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's tagged str/int/dict subclasses -> the builtin types (safe to dump, compare, pickle)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _unique(items: list[str]) -> list[str]:
+    """Without repeats: Ansible's `auto` and `yaml` plugins fail the same YAML file with the same words."""
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(re.sub(r" \([^()]*\)$", "", item.split(" plugin. ", 1)[-1]), item)
+    return list(seen.values())
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
+
+
+@contextlib.contextmanager
+def _captured_ansible_warnings() -> Iterator[list[str]]:
+    """Collect the warnings Ansible prints while parsing (its only report of why a source failed)
+    instead of letting them reach the user's terminal unformatted."""
+    from ansible.utils.display import Display
+
+    display = Display()
+    messages: list[str] = []
+
+    def warning(msg, *args, **kwargs):
+        messages.append(str(msg))
+
+    def error_as_warning(msg, exception, *args, **kwargs):
+        reason = _first_line(exception)
+        origin = getattr(exception, "obj", None)
+        if getattr(origin, "path", None) and getattr(origin, "line_num", None):
+            reason += f" ({origin.path}:{origin.line_num}" + (
+                f":{origin.col_num})" if origin.col_num else ")"
+            )
+        messages.append(f"{msg} {reason}" if msg else reason)
+
+    display.warning = warning
+    display.error_as_warning = error_as_warning
+    try:
+        yield messages
+    finally:
+        del display.warning
+        del display.error_as_warning
