@@ -57,7 +57,9 @@ def issues_from(exc: ValidationError, document: MarkedDocument, path: Path) -> l
     issues = []
     for error in exc.errors(include_url=False):
         for loc, message, hint in _reworded(error):
-            issues.append(SpecIssue(path, loc, message, hint, document.line_of(loc)))
+            # A missing top-level key has no line of its own; the first line of the file would mislead.
+            line = None if error["type"] == "missing" and len(loc) == 1 else document.line_of(loc)
+            issues.append(SpecIssue(path, loc, message, hint, line))
     return sorted(issues, key=lambda issue: (issue.line or 0, issue.path))
 
 

@@ -217,7 +217,7 @@ class Resources(Section):
             raise problem(str(exc))
         if size < parse_size("6m"):
             raise problem(
-                f"{value!r} is below Docker's minimum of 6m", "write e.g. 512m or 2g (bytes need no unit)"
+                f"{value!r} is below Docker's minimum of 6m", "write e.g. 512m or 2g; plain numbers are bytes"
             )
         return size
 

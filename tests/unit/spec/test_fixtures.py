@@ -1,5 +1,5 @@
 """Data-driven spec tests: every tests/fixtures/specs/valid-*.yml loads, and every invalid-*.yml fails
-with exactly the problems its `# expect:` lines list (as `<line>: <dotted.path>: <problem ...>`)."""
+with exactly the problems its `# expect:` lines list (as `<line or ->: <dotted.path>: <problem ...>`)."""
 
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def test_invalid_spec_reports_every_problem(path):
     with pytest.raises(SpecError) as caught:
         load_spec(path)
     # Compare each issue's "line: path: message (hint)" (str(issue) without the file name) with a prefix.
-    reported = [f"{issue.line}: " + str(issue).split(": ", 1)[1] for issue in caught.value.issues]
+    reported = [f"{issue.line or '-'}: " + str(issue).split(": ", 1)[1] for issue in caught.value.issues]
     assert len(reported) == len(expected), "\n".join(reported)
     for want in expected:
         assert any(line.startswith(want) for line in reported), f"missing {want!r} in:\n" + "\n".join(
