@@ -19,11 +19,9 @@ import tarfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import docker.errors
-import jinja2
 
 from fleetdeploy import __version__
 from fleetdeploy.dockerhost import docker_client
@@ -35,6 +33,7 @@ from fleetdeploy.image.environment import (
     resolve_environment,
 )
 from fleetdeploy.image.server_wheel import SERVE_REQUIREMENTS, build_server_wheel
+from fleetdeploy.image.templating import render_template, template_text
 
 Progress = Callable[[str], None]
 _TAIL_LINES = 25
@@ -91,11 +90,13 @@ def build_scoring_image(
     else:
         say(f"building env image {env_tag} from {base_image}")
         files = {"requirements.txt": resolved.requirements_text().encode()}
-        context = _render("env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(ca))
-        env_image = _build(client, env_tag, context, files, ca, {"fleetdeploy.env_hash": env_hash}, say)
+        context = render_template(
+            "env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(ca)
+        )
+        env_image = _build(client, env_tag, context, files, ca, say)
 
     wheel = build_server_wheel(cache_dir)
-    server_template = _template_text("server.Dockerfile.j2")
+    server_template = template_text("server.Dockerfile.j2")
     server_hash = _hash({"env": env_image.id, "server": wheel.source_hash, "template": server_template})
     tag = f"fleetdeploy-{service}:{server_hash}"
     image, server_cached = _cached(client, tag, "fleetdeploy.server_hash", server_hash)
@@ -103,12 +104,7 @@ def build_scoring_image(
         say(f"scoring image {tag} is up to date (cached)")
     else:
         say(f"building scoring image {tag}")
-        labels = {
-            "fleetdeploy.env_hash": env_hash,
-            "fleetdeploy.server_version": __version__,
-            "fleetdeploy.server_hash": server_hash,
-        }
-        dockerfile = _render(
+        dockerfile = render_template(
             "server.Dockerfile.j2",
             env_image=env_image.id,
             wheel=wheel.path.name,
@@ -121,7 +117,7 @@ def build_scoring_image(
             "requirements.txt": SERVE_REQUIREMENTS.read_bytes(),
             wheel.path.name: wheel.path.read_bytes(),
         }
-        image = _build(client, tag, dockerfile, files, ca, labels, say)
+        image = _build(client, tag, dockerfile, files, ca, say)
     return BuiltImage(
         tag=tag,
         image_id=image.id,
@@ -140,7 +136,7 @@ def environment_hash(base_image_id: str, resolved: ResolvedEnvironment) -> str:
         {
             "base": base_image_id,
             "requirements": list(resolved.requirements),
-            "template": _template_text("env.Dockerfile.j2"),
+            "template": template_text("env.Dockerfile.j2"),
         }
     )
 
@@ -155,15 +151,6 @@ def default_cache_dir() -> Path:
 def _hash(payload: dict) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _template_text(name: str) -> str:
-    return resources.files("fleetdeploy.image").joinpath("templates", name).read_text()
-
-
-def _render(name: str, **values) -> str:
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return environment.from_string(_template_text(name)).render(**values)
 
 
 def _local_image(client, name: str, field: str):
@@ -209,7 +196,7 @@ def _ca_bundle_bytes(ca_bundle: Path | None | str) -> bytes | None:
     return path.read_bytes()
 
 
-def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, labels, say):
+def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, say):
     if ca:
         files = {**files, "build-ca.pem": ca}
     context = _context_tar({"Dockerfile": dockerfile.encode(), **files})
@@ -217,7 +204,7 @@ def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes
     image_id = None
     try:
         for chunk in client.api.build(
-            fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True, forcerm=True, decode=True
+            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
         ):
             if "error" in chunk:
                 raise ImageBuildError(_failure(tag, step, tail, chunk["error"]))

@@ -1,8 +1,9 @@
 import tarfile
 from collections import deque
 
-from fleetdeploy.image.builder import _context_tar, _failure, _render, environment_hash
+from fleetdeploy.image.builder import _context_tar, _failure, environment_hash
 from fleetdeploy.image.environment import ResolvedEnvironment
+from fleetdeploy.image.templating import render_template
 
 
 def test_env_hash_follows_base_image_and_requirements_only():
@@ -15,7 +16,7 @@ def test_env_hash_follows_base_image_and_requirements_only():
 
 
 def test_server_dockerfile_runs_the_server_as_an_unprivileged_user():
-    text = _render(
+    text = render_template(
         "server.Dockerfile.j2",
         env_image="sha256:e",
         wheel="fleetdeploy-0.1.0-py3-none-any.whl",
@@ -33,8 +34,8 @@ def test_server_dockerfile_runs_the_server_as_an_unprivileged_user():
 
 
 def test_env_dockerfile_uses_the_ca_bundle_only_when_given():
-    with_ca = _render("env.Dockerfile.j2", base_image="sha256:b", env_hash="h", ca_bundle=True)
-    without = _render("env.Dockerfile.j2", base_image="sha256:b", env_hash="h", ca_bundle=False)
+    with_ca = render_template("env.Dockerfile.j2", base_image="sha256:b", env_hash="h", ca_bundle=True)
+    without = render_template("env.Dockerfile.j2", base_image="sha256:b", env_hash="h", ca_bundle=False)
     assert "PIP_CERT=/tmp/fleetdeploy-env/build-ca.pem" in with_ca
     assert "build-ca.pem" not in without and "-r /tmp/fleetdeploy-env/requirements.txt" in without
 
@@ -52,3 +53,22 @@ def test_failure_message_names_the_step_and_its_last_lines():
     message = _failure("fleetdeploy-env:abc", "Step 3/4 : RUN python -m pip install", tail, "returned 1\n")
     assert message.startswith("building image fleetdeploy-env:abc failed at Step 3/4 : RUN python -m pip")
     assert "returned 1" in message and "  | ERROR: No matching distribution found" in message
+
+
+def test_server_wheel_holds_the_server_and_not_controller_code():
+    from fleetdeploy.image.server_wheel import server_pyproject, server_source_files
+
+    names = set(server_source_files())
+    assert {
+        "fleetdeploy/cli/serve_cmd.py",
+        "fleetdeploy/serve/requirements.txt",
+        "fleetdeploy/errors.py",
+    } <= names
+    assert not any(
+        name.startswith(("fleetdeploy/run/", "fleetdeploy/image/", "fleetdeploy/sandbox/")) for name in names
+    )
+    import tomllib
+
+    project = tomllib.loads(server_pyproject())["project"]
+    assert "uvicorn>=0.30" in project["dependencies"]
+    assert "ansible" not in " ".join(project["dependencies"])

@@ -1,0 +1,199 @@
+"""The scoring image builder against the real Docker engine: build, reuse, save, and serve /score
+from a container whose entry script and model are mounted read-only (nothing user-specific inside)."""
+
+import json
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from fleetdeploy.errors import ConfigError
+from fleetdeploy.image import EnvironmentInput, ImageBuildError, build_scoring_image, save_image
+
+pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.timeout(600)]
+
+SCORE_PY = """\
+import json
+import os
+
+import six  # from the requirements file: proves the env image has them
+
+
+def init():
+    global weights
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "weights.json")) as fh:
+        weights = json.load(fh)
+
+
+def run(raw_data):
+    data = json.loads(raw_data)["data"]
+    return {"sum": sum(x * weights["factor"] for x in data), "six": six.__version__}
+"""
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from fleetdeploy.dockerhost import docker_client
+
+    return docker_client()
+
+
+@pytest.fixture(scope="session")
+def python_base(docker_client):
+    """fleetdeploy/python:3.11-slim, built from its recipe when missing (takes minutes only once)."""
+    from fleetdeploy.sandbox.images import PYTHON_BASE_IMAGE, ensure_images
+
+    ensure_images(releases=(), python_base=True, client=docker_client)
+    return PYTHON_BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def built(python_base, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("env")
+    (folder / "requirements.txt").write_text("six==1.16.0\nazureml-defaults>=1.40\n")
+    cache = tmp_path_factory.mktemp("cache")
+    env = EnvironmentInput(pip=folder / "requirements.txt")
+    lines: list[str] = []
+    first = build_scoring_image(
+        env, base_image=python_base, service="itest", progress=lines.append, cache_dir=cache
+    )
+    again: list[str] = []
+    second = build_scoring_image(
+        env, base_image=python_base, service="itest", progress=again.append, cache_dir=cache
+    )
+    return first, second, lines, again, cache
+
+
+def test_second_build_reuses_both_images(built, docker_client):
+    first, second, lines, again, _ = built
+    assert second.env_cached and second.server_cached
+    assert (second.image_id, second.env_image_id) == (first.image_id, first.env_image_id)
+    assert any("fleetdeploy-env:" in line and "(cached)" in line for line in again)
+    assert not any(line.startswith("Step ") for line in again), "nothing may be rebuilt"
+    assert any("azureml-defaults" in line and "replaces" in line for line in lines)
+
+
+def test_image_is_labelled_and_runs_the_server_unprivileged(built, docker_client):
+    first = built[0]
+    image = docker_client.images.get(first.tag)
+    assert image.id == first.image_id
+    assert image.labels["fleetdeploy.env_hash"] == first.env_hash
+    assert image.labels["fleetdeploy.server_version"] == first.server_version
+    config = image.attrs["Config"]
+    assert config["User"] == "10001"
+    assert config["Entrypoint"] == ["fleetdeploy", "serve"]
+    assert "6789/tcp" in config["ExposedPorts"]
+    # The server's controller-only dependencies stay out of the image.
+    out = docker_client.containers.run(
+        first.image_id,
+        [
+            "-c",
+            "import importlib.util as u; print([m for m in ('ansible', 'docker', 'azureml') if u.find_spec(m)])",
+        ],
+        entrypoint="python",
+        remove=True,
+        network_disabled=True,
+    )
+    assert out.decode().strip() == "[]"
+
+
+def test_container_scores_with_mounted_script_and_model(built, docker_client, tmp_path):
+    first = built[0]
+    code, model = tmp_path / "code", tmp_path / "azureml-models" / "toy" / "1"
+    code.mkdir()
+    model.mkdir(parents=True)
+    (code / "score.py").write_text(SCORE_PY)
+    (model / "weights.json").write_text(json.dumps({"factor": 2}))
+    for path in [tmp_path, *tmp_path.rglob("*")]:  # the server runs as uid 10001
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    container = docker_client.containers.run(
+        first.image_id,
+        detach=True,
+        environment={
+            "AZUREML_ENTRY_SCRIPT": "score.py",
+            "AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/toy/1",
+        },
+        volumes={
+            str(code): {"bind": "/var/azureml-app/code", "mode": "ro"},
+            str(tmp_path / "azureml-models"): {"bind": "/var/azureml-app/azureml-models", "mode": "ro"},
+        },
+        ports={"6789/tcp": ("127.0.0.1", None)},
+        labels={"fleetdeploy.test": "image-build"},
+    )
+    try:
+        container.reload()
+        port = container.ports["6789/tcp"][0]["HostPort"]
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, container)
+        response = requests.post(f"{url}/score", data=json.dumps({"data": [1, 2, 3]}), timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"sum": 12, "six": "1.16.0"}
+    finally:
+        container.remove(force=True)
+
+
+def test_save_image_writes_the_tarball_once(built, docker_client):
+    first, _, _, _, cache = built
+    saved = save_image(first, cache)
+    assert saved.path == cache / "images" / f"{first.image_id.removeprefix('sha256:')}.tar"
+    assert saved.size == saved.path.stat().st_size > 10_000_000 and not saved.reused
+    with tarfile.open(saved.path) as tar:
+        assert "manifest.json" in tar.getnames()
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == [first.tag]
+    mtime = saved.path.stat().st_mtime_ns
+    again = save_image(first.image_id, cache)
+    assert again.reused and again.path == saved.path and saved.path.stat().st_mtime_ns == mtime
+
+
+def test_failed_pip_install_reports_the_step_and_pip_error(python_base, tmp_path):
+    (tmp_path / "requirements.txt").write_text("fleetdeploy-no-such-package-e7==0.0.1\n")
+    with pytest.raises(ImageBuildError) as info:
+        build_scoring_image(
+            EnvironmentInput(pip=tmp_path / "requirements.txt"),
+            base_image=python_base,
+            service="itest",
+            cache_dir=tmp_path / "cache",
+        )
+    message = str(info.value)
+    assert "fleetdeploy-env:" in message and "RUN " in message and "pip install" in message
+    assert "fleetdeploy-no-such-package-e7" in message
+
+
+def test_conda_python_pin_is_checked_against_the_base_image(python_base, tmp_path):
+    (tmp_path / "env.yml").write_text("dependencies:\n  - python=3.8\n  - pip\n  - pip: [six]\n")
+    with pytest.raises(
+        ConfigError, match=r"env.yml: asks for python ==3.8.\* but base image .* has Python 3\.11\."
+    ):
+        build_scoring_image(
+            EnvironmentInput(conda=tmp_path / "env.yml"), base_image=python_base, service="itest"
+        )
+
+
+def test_missing_base_image_is_explained(docker_client, tmp_path):
+    from fleetdeploy.errors import EnvironmentProblem
+
+    (tmp_path / "requirements.txt").write_text("six\n")
+    with pytest.raises(EnvironmentProblem, match="environment.base_image: image fleetdeploy/nope:0 is not"):
+        build_scoring_image(
+            EnvironmentInput(pip=tmp_path / "requirements.txt"), base_image="fleetdeploy/nope:0", service="x"
+        )
+
+
+def _wait_ready(url: str, container, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        container.reload()
+        if container.status == "exited":
+            break
+        time.sleep(0.3)
+    logs = container.logs().decode(errors="replace")[-3000:]
+    pytest.fail(f"scoring container not ready after {timeout}s (status {container.status}):\n{logs}")
