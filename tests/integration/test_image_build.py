@@ -5,7 +5,6 @@ import json
 import os
 import tarfile
 import time
-from pathlib import Path
 
 import pytest
 import requests
