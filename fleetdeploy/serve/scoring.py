@@ -119,7 +119,7 @@ class Scorer:
 def encode_result(result: object) -> bytes:
     """JSON bytes of run()'s result; numpy arrays and scalars become lists and numbers."""
     try:
-        return json.dumps(result, default=_numpy_aware).encode()
+        return _ENCODER.encode(result).encode()
     except (TypeError, ValueError) as exc:
         raise NotSerialisable(f"run() returned a value that is not JSON-serialisable: {exc}") from None
 
@@ -131,6 +131,10 @@ def _numpy_aware(value: object):
     kind = type(value)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     raise TypeError(f"type {name} (return lists, dicts, strings, numbers or numpy arrays)")
+
+
+# One encoder for the process: json.dumps(default=...) would build a new one per call.
+_ENCODER = json.JSONEncoder(default=_numpy_aware)
 
 
 def _json_object(body: str) -> dict:

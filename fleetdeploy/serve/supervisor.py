@@ -11,7 +11,7 @@ import time
 
 from fleetdeploy.serve.entry_script import EntryScript
 from fleetdeploy.serve.errors import EntryScriptError, InitFailed
-from fleetdeploy.serve.logs import LOG
+from fleetdeploy.serve.logs import LOG, flush_logs
 from fleetdeploy.serve.metrics import forget_worker
 from fleetdeploy.serve.settings import Settings
 from fleetdeploy.serve.worker import run_worker
@@ -80,6 +80,7 @@ def _worker_main(settings: Settings, script: EntryScript, sock: socket.socket) -
         LOG.exception("worker crashed")
     finally:
         logging.shutdown()
+        flush_logs()  # os._exit() skips atexit
     return code
 
 
