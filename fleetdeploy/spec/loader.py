@@ -44,10 +44,22 @@ def load_spec(path: str | Path = DEFAULT_SPEC_NAME) -> Spec:
         raise SpecError(
             [SpecIssue(path, (), "must be a mapping of settings", "start from `fleetdeploy init`")]
         )
+    duplicates = [
+        SpecIssue(
+            path,
+            loc,
+            f"duplicate key (first on line {first})",
+            "YAML keeps only the last one; merge them",
+            line,
+        )
+        for loc, line, first in document.duplicates
+    ]
     try:
         spec = Spec.model_validate(document.data, context={"base_dir": path.resolve().parent})
     except ValidationError as exc:
-        raise SpecError(issues_from(exc, document, path)) from None
+        raise SpecError(_sorted(duplicates + issues_from(exc, document, path))) from None
+    if duplicates:
+        raise SpecError(duplicates)
     spec._source = path.resolve()
     return spec
 
@@ -60,6 +72,10 @@ def issues_from(exc: ValidationError, document: MarkedDocument, path: Path) -> l
             # A missing top-level key has no line of its own; the first line of the file would mislead.
             line = None if error["type"] == "missing" and len(loc) == 1 else document.line_of(loc)
             issues.append(SpecIssue(path, loc, message, hint, line))
+    return _sorted(issues)
+
+
+def _sorted(issues: list[SpecIssue]) -> list[SpecIssue]:
     return sorted(issues, key=lambda issue: (issue.line or 0, issue.path))
 
 
@@ -80,9 +96,13 @@ def _reworded(error: dict) -> list[tuple[tuple, str, str | None]]:
         return [(loc, f"must be a mapping of keys, got {_show(error['input'])}", None)]
     if kind == "list_type":
         return [(loc, f"must be a list, got {_show(error['input'])}", None)]
-    message = error["msg"].removeprefix("Value error, ")
+    if kind == "too_short":
+        return [(loc, "must list at least one entry", _REQUIRED_HINTS.get(loc))]
+    message = error["msg"].removeprefix("Input ")
     message = message[:1].lower() + message[1:]
-    return [(loc, f"{message}, got {_show(error['input'])}", None)]
+    if ", got " not in message:
+        message += f", got {_show(error['input'])}"
+    return [(loc, message, None)]
 
 
 def _show(value: object) -> str:

@@ -32,7 +32,7 @@ class Spec(Section):
     entry_script: EntryScript
     environment: Environment
     runtime: str = "docker"
-    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, strict=True)
     resources: Resources = Resources()
     server: Server = Server()
     health: Health = Health()

@@ -28,6 +28,8 @@ _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class Section(BaseModel):
+    # Numbers are strict (`strict=True` per field) so `port: true` or `workers: "2"` is an error,
+    # not a silent 1 or 2.
     model_config = ConfigDict(extra="forbid")
 
 
@@ -202,7 +204,7 @@ Gpus = int | Literal["all"] | list[str]
 class Resources(Section):
     """Container limits. None means no limit."""
 
-    cpus: float | None = Field(default=1.0, gt=0)
+    cpus: float | None = Field(default=1.0, gt=0, strict=True)
     memory: int | None = parse_size("1g")
     gpus: Gpus = 0
 
@@ -251,7 +253,7 @@ class Resources(Section):
 class Server(Section):
     """Settings of the scoring server inside the container."""
 
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, strict=True)
     timeout: float = 60.0
     max_body: int = parse_size("100MiB")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

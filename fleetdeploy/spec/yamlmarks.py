@@ -16,6 +16,8 @@ class MarkedDocument:
 
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    # (location, line, line of the first occurrence): YAML keeps the last value without a word.
+    duplicates: list[tuple[Loc, int, int]] = field(default_factory=list)
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc`, or of its closest ancestor when the value itself is absent (a missing key)."""
@@ -55,21 +57,24 @@ def load_marked(text: str) -> MarkedDocument:
     document = MarkedDocument(data)
     if node is not None:
         document.lines[()] = node.start_mark.line + 1
-        _record(node, (), document.lines)
+        _record(node, (), document.lines, document.duplicates)
     return document
 
 
-def _record(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _record(node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             child = (*loc, key_node.value)
+            line = key_node.start_mark.line + 1
+            if child in lines:
+                duplicates.append((child, line, lines[child]))
             # The key's line reads best: for `a:\n  b: 1` users look for `a`, not for where its block begins.
-            lines[child] = key_node.start_mark.line + 1
-            _record(value_node, child, lines)
+            lines[child] = line
+            _record(value_node, child, lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*loc, index)
             lines[child] = item.start_mark.line + 1
-            _record(item, child, lines)
+            _record(item, child, lines, duplicates)
