@@ -1,0 +1,23 @@
+"""The server is installed into every scoring image: its import path must not pull controller deps."""
+
+import json
+import subprocess
+import sys
+
+CONTROLLER_ONLY = ["ansible", "ansible_runner", "docker", "pydantic", "rich", "jinja2", "yaml"]
+
+
+def imported_after(statement: str) -> set[str]:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return set(json.loads(out))
+
+
+def test_serve_path_imports_no_controller_dependency():
+    modules = imported_after(
+        "import fleetdeploy.cli.serve_cmd, fleetdeploy.serve.main, fleetdeploy.serve.worker, "
+        "fleetdeploy.serve.supervisor"
+    )
+    leaked = [name for name in CONTROLLER_ONLY if name in modules]
+    assert leaked == [], f"the scoring server imports controller dependencies: {leaked}"
+    assert "uvicorn" in modules  # the check itself works: the server's own deps are there
