@@ -3,6 +3,7 @@ run goes on and a RunResult at the end; see fleetdeploy.run.events for how roles
 
 from fleetdeploy.run.events import (
     REPORT_FACT,
+    AnsibleOutput,
     HostCounts,
     HostTaskDone,
     HostTaskStarted,
@@ -17,6 +18,7 @@ from fleetdeploy.run.runner import run_playbook
 
 __all__ = [
     "REPORT_FACT",
+    "AnsibleOutput",
     "HostCounts",
     "HostResult",
     "HostTaskDone",

@@ -64,12 +64,27 @@ class RecapReceived:
 
 
 @dataclass(frozen=True)
+class AnsibleOutput:
+    """Ansible's own text for one event, for `-v`; displays ignore it otherwise."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     status: str  # successful | failed | canceled | timeout | error
     rc: int | None
 
 
-RunEvent = PlayStarted | HostTaskStarted | HostTaskDone | HostUnreachable | RecapReceived | RunFinished
+RunEvent = (
+    PlayStarted
+    | HostTaskStarted
+    | HostTaskDone
+    | HostUnreachable
+    | RecapReceived
+    | AnsibleOutput
+    | RunFinished
+)
 
 _DONE = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped"}
 _RECAP_KEYS = {
@@ -84,7 +99,14 @@ _RECAP_KEYS = {
 
 
 def translate(raw: dict) -> list[RunEvent]:
-    """One ansible-runner event dict -> zero or one typed events (loop items and chatter are dropped)."""
+    """One ansible-runner event dict -> its typed event, if any, then its text as AnsibleOutput."""
+    typed = _typed(raw)
+    text = (raw.get("stdout") or "").strip("\r\n")
+    return [*typed, AnsibleOutput(text)] if text else typed
+
+
+def _typed(raw: dict) -> list[RunEvent]:
+    # Loop items and chatter (task starts without a host, verbose lines) have no typed event.
     kind = raw.get("event")
     data = raw.get("event_data") or {}
     host, task = data.get("host"), (data.get("task") or "").strip()

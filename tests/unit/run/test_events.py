@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleetdeploy.run.events import (
+    AnsibleOutput,
     HostCounts,
     HostTaskDone,
     HostTaskStarted,
@@ -105,3 +106,15 @@ def test_recap_clears_a_failure_that_a_rescue_block_handled():
 )
 def test_failure_message(res, message):
     assert failure_message(res) == message
+
+
+def test_ansible_text_follows_the_typed_event():
+    raw = {
+        "event": "runner_on_ok",
+        "stdout": "ok: [h]\r\n",
+        "event_data": {"host": "h", "task": "t", "res": {"changed": False}},
+    }
+    assert translate(raw) == [HostTaskDone("h", "t", "ok"), AnsibleOutput("ok: [h]")]
+    assert translate({"event": "verbose", "stdout": "Using /etc/ansible/ansible.cfg"}) == [
+        AnsibleOutput("Using /etc/ansible/ansible.cfg")
+    ]
