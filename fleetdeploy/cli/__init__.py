@@ -32,10 +32,11 @@ def _register():
     main.add_command(serve_cmd.serve)
     # Controller commands need the controller dependencies; a scoring image has only `serve`.
     try:
-        from fleetdeploy.cli import sandbox_cmd
+        from fleetdeploy.cli import init_cmd, sandbox_cmd
     except ImportError:
         return
     main.add_command(sandbox_cmd.sandbox)
+    main.add_command(init_cmd.init)
 
 
 _register()

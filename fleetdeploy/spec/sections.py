@@ -202,10 +202,11 @@ Gpus = int | Literal["all"] | list[str]
 
 
 class Resources(Section):
-    """Container limits. None means no limit."""
+    """Container limits. None (the default, as with `docker run`) means no limit: a default cap would
+    kill a large model with an out-of-memory error the user never asked for."""
 
-    cpus: float | None = Field(default=1.0, gt=0, strict=True)
-    memory: int | None = parse_size("1g")
+    cpus: float | None = Field(default=None, gt=0, strict=True)
+    memory: int | None = None
     gpus: Gpus = 0
 
     @field_validator("memory", mode="before")

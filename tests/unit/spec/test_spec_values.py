@@ -25,7 +25,7 @@ def test_defaults_follow_the_design_contract(minimal):
     assert minimal.runtime == "docker"
     assert minimal.port == 6789
     assert minimal.environment.base_image == "fleetdeploy/python:3.11-slim"
-    assert (minimal.resources.cpus, minimal.resources.memory, minimal.resources.gpus) == (1.0, 1024**3, 0)
+    assert (minimal.resources.cpus, minimal.resources.memory, minimal.resources.gpus) == (None, None, 0)
     assert minimal.server.model_dump() == {
         "workers": 1,
         "timeout": 60.0,
