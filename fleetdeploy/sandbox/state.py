@@ -92,11 +92,12 @@ def known_hosts_lines(port: int, host_key_lines: Iterable[str]) -> list[str]:
 
 
 def inventory(nodes: Iterable[Node], paths: StatePaths) -> dict:
-    """The Ansible YAML inventory of docs/design.md: group `fleet` plus one group per Debian release."""
+    """The Ansible YAML inventory of docs/design.md: group `fleet`, whose children are one group per
+    Debian release holding that release's nodes."""
     nodes = list(nodes)
-    hosts = {}
+    releases: dict = {}
     for node in nodes:
-        hosts[node.host] = {
+        host = {
             "ansible_host": "127.0.0.1",
             "ansible_port": node.ssh_port,
             "ansible_user": "fleet",
@@ -105,14 +106,13 @@ def inventory(nodes: Iterable[Node], paths: StatePaths) -> dict:
             "fleetdeploy_scoring_url": node.scoring_url,
         }
         extra = {
-            port: host_port for port, host_port in node.ports.items() if port not in (SSH_PORT, SCORING_PORT)
+            port: published for port, published in node.ports.items() if port not in (SSH_PORT, SCORING_PORT)
         }
         if extra:
-            hosts[node.host]["fleetdeploy_sandbox_ports"] = extra
-    children: dict = {"fleet": {"hosts": hosts, "vars": {"ansible_python_interpreter": "/usr/bin/python3"}}}
-    for release in sorted({node.release for node in nodes}):
-        children[release] = {"hosts": {node.host: None for node in nodes if node.release == release}}
-    return {"all": {"children": children}}
+            host["fleetdeploy_sandbox_ports"] = extra
+        releases.setdefault(node.release, {"hosts": {}})["hosts"][node.host] = host
+    fleet = {"vars": {"ansible_python_interpreter": "/usr/bin/python3"}, "children": releases}
+    return {"all": {"children": {"fleet": fleet}}}
 
 
 def write_state(paths: StatePaths, private_key: bytes, known_hosts: list[str], nodes: list[Node]) -> None:

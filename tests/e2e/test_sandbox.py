@@ -73,8 +73,11 @@ def test_lifecycle_two_nodes(docker_engine, sandbox_home, sandbox_images, sessio
         assert up.returncode == 0, up.stderr
         inventory = Path(up.stdout.strip().splitlines()[-1])
         assert inventory == sandbox_home / "sandboxes" / name / "inventory.yml"
-        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["fleet"]["hosts"]
-        assert {h["ansible_host"] for h in hosts.values()} == {"127.0.0.1"}
+        releases = yaml.safe_load(inventory.read_text())["all"]["children"]["fleet"]["children"]
+        assert {release: set(group["hosts"]) for release, group in releases.items()} == {
+            "bookworm": {"node1"},
+            "trixie": {"node2"},
+        }
 
         listed = cli("list")
         assert listed.returncode == 0 and name in listed.stdout and "trixie" in listed.stdout

@@ -44,11 +44,11 @@ def test_written_inventory_matches_the_design(monkeypatch, tmp_path):
     private, public = new_keypair()
     write_state(paths, private, ["[127.0.0.1]:40001 ssh-ed25519 AAAA"], NODES)
 
-    groups = yaml.safe_load(paths.inventory.read_text())["all"]["children"]
-    assert set(groups) == {"fleet", "bookworm", "trixie"}
-    assert set(groups["bookworm"]["hosts"]) == {"node1"} and set(groups["trixie"]["hosts"]) == {"node2"}
-    node2 = groups["fleet"]["hosts"]["node2"]
-    assert node2 == {
+    fleet = yaml.safe_load(paths.inventory.read_text())["all"]["children"]["fleet"]
+    assert fleet["vars"] == {"ansible_python_interpreter": "/usr/bin/python3"}
+    releases = fleet["children"]
+    assert set(releases["bookworm"]["hosts"]) == {"node1"} and set(releases["trixie"]["hosts"]) == {"node2"}
+    assert releases["trixie"]["hosts"]["node2"] == {
         "ansible_host": "127.0.0.1",
         "ansible_port": 40003,
         "ansible_user": "fleet",
@@ -57,7 +57,7 @@ def test_written_inventory_matches_the_design(monkeypatch, tmp_path):
         "fleetdeploy_scoring_url": "http://127.0.0.1:40004",
         "fleetdeploy_sandbox_ports": {8080: 40005},
     }
-    assert "fleetdeploy_sandbox_ports" not in groups["fleet"]["hosts"]["node1"]
+    assert "fleetdeploy_sandbox_ports" not in releases["bookworm"]["hosts"]["node1"]
     assert paths.known_hosts.read_text() == "[127.0.0.1]:40001 ssh-ed25519 AAAA\n"
     assert stat.S_IMODE(paths.private_key.stat().st_mode) == 0o600
     assert paths.private_key.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
