@@ -60,7 +60,7 @@ class HostRow:
         return self.state in ("ok", "changed", "failed", "unreachable")
 
     def counts(self) -> str:
-        return f"ok={self.ok} changed={self.changed} failed={self.failed} skipped={self.skipped}"
+        return f"ok={self.ok} changed={self.changed} failed={self.failed}"
 
 
 class ProgressState:
@@ -170,15 +170,21 @@ class LiveProgress:
             rows = list(self.state.rows.values())
             play = self.state.play
         grid = Table.grid(padding=(0, 1))
-        for _ in range(5):
-            grid.add_column(no_wrap=True)
+        for _ in range(4):  # symbol, host, state, counts: never squeezed
+            grid.add_column(no_wrap=True, min_width=1)
+        grid.add_column(ratio=1, overflow="ellipsis")  # task or failure: takes what is left
         for row in rows:
             grid.add_row(
                 self._symbol(row),
                 Text(row.host, style="bold"),
                 Text(row.state, style=_STYLES[row.state]),
                 Text(row.counts(), style="dim"),
-                Text(row.message or row.task, style="red" if row.message else "", overflow="ellipsis"),
+                Text(
+                    row.message or row.task,
+                    style="red" if row.message else "",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                ),
             )
         title = Text(f"▶ {play}" if play else "starting Ansible…", style="bold")
         return Group(title, grid)

@@ -12,7 +12,8 @@ import requests
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.image import EnvironmentInput, ImageBuildError, build_scoring_image, save_image
 
-pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.timeout(600)]
+# The first run on a fresh machine also builds the python base image (debootstrap): minutes.
+pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.timeout(900)]
 
 SCORE_PY = """\
 import json
