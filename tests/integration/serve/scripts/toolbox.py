@@ -1,0 +1,37 @@
+"""An entry script whose run() does what the request asks, to exercise the server's behaviours.
+Env: TOOLBOX_MARKERS (folder: init() drops a file named after its pid), TOOLBOX_INIT_DELAY (seconds),
+TOOLBOX_INIT_FAIL (init() raises)."""
+
+import json
+import os
+import time
+
+import numpy as np
+
+
+def init():
+    markers = os.environ.get("TOOLBOX_MARKERS")
+    if markers:
+        open(os.path.join(markers, str(os.getpid())), "w").close()
+    time.sleep(float(os.environ.get("TOOLBOX_INIT_DELAY", "0")))
+    if os.environ.get("TOOLBOX_INIT_FAIL"):
+        raise RuntimeError("cannot unpickle model.pkl: truncated file")
+
+
+def run(raw_data, request_headers):
+    request = json.loads(raw_data)
+    action = request.get("action", "echo")
+    if action == "echo":
+        return {"raw": raw_data, "pid": os.getpid()}
+    if action == "raise":
+        raise ValueError("expected 784 pixels, got 3")
+    if action == "sleep":
+        time.sleep(request["seconds"])
+        return {"slept": request["seconds"], "pid": os.getpid()}
+    if action == "numpy":
+        return {"array": np.arange(3), "scalar": np.float32(1.5)}
+    if action == "set":
+        return {1, 2}
+    if action == "headers":
+        return request_headers
+    raise KeyError(action)

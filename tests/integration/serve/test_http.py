@@ -1,0 +1,162 @@
+"""The HTTP contract of one running server (toolbox entry script, real process, real HTTP)."""
+
+import hashlib
+import json
+import re
+
+import pytest
+import requests
+
+from tests.integration.serve.conftest import SCRIPTS, Server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("model")
+    (model_dir / "model.pkl").write_bytes(b"not really a model")
+    server = Server(
+        ["--entry-script", SCRIPTS / "toolbox.py", "--model-dir", model_dir, "--timeout", "0.5",
+         "--max-body", "64KiB", "--service", "toolbox", "--release", "r-1234"],
+        tmp_path_factory.mktemp("logs") / "toolbox.log",
+    )
+    server.model_dir = model_dir
+    server.wait_until("/ready")
+    yield server
+    assert server.stop() == 0
+
+
+def score(server, body, **kwargs):
+    return requests.post(f"{server.url}/score", data=body, timeout=10, **kwargs)
+
+
+def test_liveness_answers_healthy_like_azure(server):
+    response = requests.get(server.url + "/", timeout=5)
+    assert (response.status_code, response.text) == (200, "Healthy")
+
+
+def test_ready_once_init_succeeded(server):
+    response = requests.get(server.url + "/ready", timeout=5)
+    assert response.status_code == 200 and response.json() == {"ready": True}
+
+
+def test_body_reaches_run_unparsed(server):
+    body = '{"action": "echo",   "data": [[1, 2]]}'
+    response = score(server, body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["raw"] == body  # spacing kept: Azure does not pre-parse
+
+
+def test_request_id_is_echoed_and_logged(server):
+    response = score(server, '{"action": "echo"}', headers={"x-request-id": "req-echo-42"})
+    assert response.headers["x-request-id"] == "req-echo-42"
+    line = _access_line(server, "req-echo-42")
+    assert (line["method"], line["path"], line["status"]) == ("POST", "/score", 200)
+    assert line["bytes"] == len(response.content) and line["ms"] > 0
+
+
+def test_request_id_is_generated_when_absent(server):
+    request_id = score(server, '{"action": "echo"}').headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", request_id)
+    _access_line(server, request_id)
+
+
+def test_run_gets_request_headers_when_it_declares_them(server):
+    headers = score(server, '{"action": "headers"}', headers={"X-Tenant": "acme"}).json()
+    assert headers["X-Tenant"] == "acme" and "Content-Length" in headers
+
+
+def test_get_score_with_query_parameters_like_azure(server):
+    response = requests.get(f"{server.url}/score", params={"action": "echo", "n": "[1,2]"}, timeout=5)
+    assert response.status_code == 200
+    assert json.loads(response.json()["raw"]) == {"action": "echo", "n": [1, 2]}
+
+
+def test_run_raising_is_500_with_message_and_traceback_only_in_log(server):
+    response = score(server, '{"action": "raise"}', headers={"x-request-id": "req-raise-1"})
+    assert response.status_code == 500
+    assert response.json() == {"message": "run() raised ValueError: expected 784 pixels, got 3"}
+    assert "Traceback" not in response.text
+    log = server.wait_for_log('"request_id": "req-raise-1"')
+    record = next(json.loads(line) for line in log.splitlines()
+                  if "req-raise-1" in line and '"traceback"' in line)
+    assert 'toolbox.py", line' in record["traceback"] and "ValueError" in record["traceback"]
+
+
+def test_scoring_timeout_is_a_clear_504(server):
+    response = score(server, '{"action": "sleep", "seconds": 5}')
+    assert response.status_code == 504
+    assert "did not finish within the scoring timeout of 0.5 s" in response.json()["message"]
+    assert score(server, '{"action": "echo"}').status_code == 200  # the worker carries on
+
+
+def test_numpy_results_are_serialised(server):
+    assert score(server, '{"action": "numpy"}').json() == {"array": [0, 1, 2], "scalar": 1.5}
+
+
+def test_unserialisable_result_is_500_naming_the_type(server):
+    response = score(server, '{"action": "set"}')
+    assert response.status_code == 500 and "type set" in response.json()["message"]
+
+
+def test_body_over_the_limit_is_413(server):
+    response = score(server, "x" * (65 * 1024))
+    assert response.status_code == 413
+    assert "over the limit of 65536 bytes" in response.json()["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(server):
+    chunks = (b"x" * 8192 for _ in range(10))  # no Content-Length: the limit is enforced while reading
+    response = score(server, chunks)
+    assert response.status_code == 413
+
+
+def test_non_utf8_body_is_400(server):
+    response = score(server, b'{"data": "\xff\xfe"}')
+    assert response.status_code == 400
+    assert "not UTF-8 text (byte 0xff at offset 10)" in response.json()["message"]
+
+
+def test_wrong_method_is_405_with_allow(server):
+    response = requests.put(f"{server.url}/score", data="{}", timeout=5)
+    assert response.status_code == 405 and response.headers["allow"] == "POST, GET"
+    assert "PUT is not allowed" in response.json()["message"]
+
+
+def test_unknown_path_is_404_json(server):
+    response = requests.get(f"{server.url}/predict", timeout=5)
+    assert response.status_code == 404 and "POST /score" in response.json()["message"]
+
+
+def test_version_reports_hashes_of_what_is_served(server):
+    version = requests.get(f"{server.url}/version", timeout=5).json()
+    assert (version["service"], version["release"]) == ("toolbox", "r-1234")
+    script_hash = hashlib.sha256((SCRIPTS / "toolbox.py").read_bytes()).hexdigest()
+    assert version["entry_script"] == {"path": "toolbox.py", "sha256": script_hash}
+    model_hash = hashlib.sha256(b"not really a model").hexdigest()
+    assert version["models"]["files"] == {"model.pkl": model_hash}
+    assert len(version["environment"]["sha256"]) == 64
+
+
+def test_metrics_in_prometheus_format_labelled_with_service_and_release(server):
+    score(server, '{"action": "raise"}')
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    labels = 'release="r-1234",service="toolbox"'
+    assert re.search(rf'fleetdeploy_requests_total{{endpoint="/score",{labels},status="500"}} [1-9]', text)
+    assert re.search(rf'fleetdeploy_requests_total{{endpoint="/score",{labels},status="200"}} [1-9]', text)
+    assert f'fleetdeploy_request_duration_seconds_bucket{{endpoint="/score",le="0.005",{labels}}}' in text
+    assert f"fleetdeploy_requests_in_flight{{{labels}}} 1.0" in text  # this very request
+    assert re.search(rf"fleetdeploy_init_duration_seconds{{{labels}}} \d", text)
+    assert f"fleetdeploy_ready{{{labels}}} 1.0" in text
+
+
+def test_swagger_absent_without_schema_decorators(server):
+    response = requests.get(f"{server.url}/swagger.json", timeout=5)
+    assert response.status_code == 404 and "@input_schema" in response.json()["message"]
+
+
+def _access_line(server, request_id: str) -> dict:
+    log = server.wait_for_log(f'"request_id": "{request_id}"')
+    return next(json.loads(line) for line in log.splitlines()
+                if request_id in line and '"fleetdeploy.access"' in line)

@@ -1,0 +1,152 @@
+"""Starting, refusing to start, readiness, draining and workers: real `fleetdeploy serve` processes."""
+
+import concurrent.futures
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.integration.serve.conftest import MNIST, SCRIPTS
+
+pytestmark = pytest.mark.integration
+
+SEED_PORT = 6789  # the seed's client posts to http://localhost:6789/score and must run unmodified
+
+
+def test_seed_client_scores_a_two_with_container_style_env(start_server, mnist_model_dir, tmp_path):
+    # Configured the way the container does it: env only, no flags except the test's bind address.
+    env = {"AML_APP_ROOT": str(MNIST), "AZUREML_ENTRY_SCRIPT": "score.py",
+           "AZUREML_MODEL_DIR": str(mnist_model_dir), "FLEETDEPLOY_SERVICE": "mnist"}
+    server = start_server([], env=env, port=SEED_PORT)
+    server.wait_until("/ready")
+    client = subprocess.run([sys.executable, str(MNIST / "client.py")], check=False, capture_output=True, text=True,
+                            timeout=30, cwd=tmp_path)
+    assert client.returncode == 0, client.stderr
+    assert client.stdout.splitlines()[-1] == "prediction: [2]"
+    assert server.stop() == 0
+
+
+def test_not_ready_while_init_runs_but_alive(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py"], env={"TOOLBOX_INIT_DELAY": "2"})
+    server.wait_until("/")
+    ready = requests.get(server.url + "/ready", timeout=5)
+    assert ready.status_code == 503 and ready.json()["reason"] == "init() has not finished yet"
+    response = requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5)
+    assert response.status_code == 503 and "not ready" in response.json()["message"]
+    server.wait_until("/ready", timeout=15)
+    assert requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5).status_code == 200
+
+
+def test_ready_waits_for_the_sample_request(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--sample-request", '{"action": "raise"}'])
+    server.wait_for_log("the sample request failed", timeout=15)
+    ready = requests.get(server.url + "/ready", timeout=5)
+    assert ready.status_code == 503
+    assert ready.json()["reason"] == "the sample request failed: run() raised ValueError: expected 784 pixels, got 3"
+
+
+def test_ready_after_a_good_sample_request(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py"],
+                          env={"FLEETDEPLOY_SAMPLE_REQUEST": '{"action": "echo"}'})
+    server.wait_until("/ready")
+
+
+def test_script_without_init_refuses_to_start(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "no_init.py"])
+    assert server.wait_exit() == 3
+    assert "no_init.py: defines no init() function" in server.log()
+
+
+def test_syntax_error_refuses_to_start_naming_file_and_line(start_server, tmp_path):
+    script = tmp_path / "score.py"
+    script.write_text("def init():\n    pass\n\n\ndef run(raw_data)\n    return raw_data\n")
+    server = start_server(["--entry-script", script])
+    assert server.wait_exit() == 3
+    assert f"{script}:5: syntax error" in server.log()
+
+
+def test_missing_entry_script_is_a_config_error(start_server, tmp_path):
+    server = start_server(["--entry-script", tmp_path / "scor.py"])
+    assert server.wait_exit() == 2
+    assert f"--entry-script: entry script {tmp_path / 'scor.py'} does not exist" in server.log()
+
+
+def test_init_raising_exits_with_traceback_and_model_listing(start_server, tmp_path):
+    (tmp_path / "model.pkl").write_bytes(b"1234")
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--model-dir", tmp_path],
+                          env={"TOOLBOX_INIT_FAIL": "1"})
+    assert server.wait_exit() == 4
+    log = server.log()
+    record = next(json.loads(line) for line in log.splitlines() if line.startswith("{") and "traceback" in line)
+    assert "RuntimeError: cannot unpickle model.pkl: truncated file" in record["traceback"]
+    assert 'toolbox.py", line' in record["traceback"]
+    assert f"contents of AZUREML_MODEL_DIR={tmp_path}" in record["msg"] and "model.pkl  (4 bytes)" in record["msg"]
+    assert "error: init() in" in log  # the CLI's one-line summary
+
+
+def test_port_in_use_is_a_clear_error(start_server):
+    first = start_server(["--entry-script", SCRIPTS / "toolbox.py"])
+    first.wait_until("/")
+    second = start_server(["--entry-script", SCRIPTS / "toolbox.py"], port=first.port)
+    assert second.wait_exit() != 0
+    assert f"cannot listen on 127.0.0.1:{first.port}" in second.log()
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits_0(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--drain-timeout", "10"])
+    server.wait_until("/ready")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(requests.post, server.url + "/score",
+                                data='{"action": "sleep", "seconds": 1.5}', timeout=10)
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        response = in_flight.result()
+    assert response.status_code == 200 and response.json()["slept"] == 1.5
+    assert server.wait_exit() == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/", timeout=2)
+
+
+def test_workers_share_the_port_each_running_init_once(start_server, tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--workers", "2"],
+                          env={"TOOLBOX_MARKERS": str(markers)})
+    server.wait_until("/ready")
+    server.wait_for_log("init() finished", timeout=15)
+    deadline = time.monotonic() + 15
+    while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Two slow requests at once: a busy worker does not accept, so the other one must answer.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(requests.post, server.url + "/score",
+                               data='{"action": "sleep", "seconds": 0.8}', timeout=10) for _ in range(2)]
+        pids = {f.result().json()["pid"] for f in futures}
+    init_pids = {int(p.name) for p in markers.iterdir()}
+    assert len(pids) == 2 and pids == init_pids  # each worker ran init() exactly once
+    metrics = requests.get(server.url + "/metrics", timeout=5).text
+    assert 'fleetdeploy_requests_total{endpoint="/score",release="",service="",status="200"} 2.0' in metrics
+    assert server.stop() == 0
+
+
+def test_worker_init_failure_stops_the_whole_server(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--workers", "2"],
+                          env={"TOOLBOX_INIT_FAIL": "1"})
+    assert server.wait_exit(timeout=30) == 4
+    assert "could not start (exit code 4); stopping the server" in server.log()
+
+
+def test_swagger_for_input_schema_decorated_run(start_server):
+    pytest.importorskip("inference_schema")
+    server = start_server(["--entry-script", SCRIPTS / "with_schema.py"])
+    server.wait_until("/ready")
+    response = requests.post(server.url + "/score", json={"values": [1.5, 2.5]}, timeout=5)
+    assert response.status_code == 200 and response.json() == {"total": 4.0}
+    swagger = requests.get(server.url + "/swagger.json", timeout=5).json()
+    body_schema = swagger["paths"]["/score"]["post"]["parameters"][0]["schema"]
+    assert body_schema["properties"]["values"]["type"] == "array"
+    assert swagger["paths"]["/score"]["post"]["responses"]["200"]["schema"]["type"] == "object"
