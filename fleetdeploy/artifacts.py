@@ -8,6 +8,11 @@ Layout written under `out_dir` (it mirrors the node layout in docs/design.md):
 
     models/<name>/<version>/<basename of the model path>     a file, or a folder and its files
     code/<code_hash>/...                                    source_dir, entry script included
+
+Hashes are sha256 over the sorted lines "<relative path>  <file sha256>\n". `models_hash` takes the
+paths relative to the folder AZUREML_MODEL_DIR names in the container (the model's version folder
+for one model, the models folder for several), which makes it the digest the scoring server
+reports at GET /version (docs/serve.md): drift detection compares the two as they are.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ class StagedArtifacts:
     def models_dir(self) -> Path:
         return self.out_dir / "models"
 
+    @property
+    def model_dir_suffix(self) -> str:
+        """AZUREML_MODEL_DIR below the models mount: `<name>/<version>` for one model, '' for several
+        (Azure's convention, which entry scripts rely on)."""
+        return f"{self.models[0].name}/{self.models[0].version}" if len(self.models) == 1 else ""
+
     def manifest(self) -> dict:
         """What this release ships, as plain data (for releases/<release>.json and drift checks)."""
         return {
@@ -65,6 +76,7 @@ class StagedArtifacts:
             "entry_script": self.entry_script,
             "code_files": dict(sorted(self.code_files.items())),
             "models_hash": self.models_hash,
+            "model_dir_suffix": self.model_dir_suffix,
             "models": [
                 {"name": m.name, "version": m.version, "files": dict(sorted(m.files.items()))}
                 for m in self.models
@@ -99,14 +111,10 @@ def stage_artifacts(
         raise ConfigError(
             f"entry_script: {script} is excluded from the code (it is a model or excluded path)"
         )
-    code_hash = _digest(f"{rel}\0{sha}" for rel, sha in sorted(code_files.items()))
+    code_hash = listing_digest(code_files)
     code_dir = out_dir / "code" / code_hash
     _place_files(source_dir, code_dir, code_files)
-    models_hash = _digest(
-        f"{m.name}\0{m.version}\0{rel}\0{sha}"
-        for m in sorted(staged_models, key=lambda m: (m.name, m.version))
-        for rel, sha in sorted(m.files.items())
-    )
+    models_hash = listing_digest(_model_dir_files(staged_models))
     return StagedArtifacts(out_dir, staged_models, code_dir, script, code_files, code_hash, models_hash)
 
 
@@ -204,9 +212,13 @@ def _place_files(src_root: Path, dest_root: Path, files: dict[str, str]) -> None
             shutil.copy2(src, dest)
 
 
-def _digest(lines) -> str:
-    digest = hashlib.sha256()
-    for line in lines:
-        digest.update(line.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+def listing_digest(files: dict[str, str]) -> str:
+    """sha256 of the sorted lines "<relative path>  <sha256>\n" (the scoring server's definition)."""
+    listing = "".join(f"{name}  {files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _model_dir_files(models: tuple[StagedModel, ...]) -> dict[str, str]:
+    if len(models) == 1:
+        return dict(models[0].files)
+    return {f"{m.name}/{m.version}/{rel}": sha for m in models for rel, sha in m.files.items()}

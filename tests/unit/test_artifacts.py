@@ -153,3 +153,17 @@ def test_entry_script_that_is_excluded_is_refused(project, tmp_path):
             tmp_path / "o",
             exclude=(project / "score.py",),
         )
+
+
+def test_models_hash_is_the_digest_the_scoring_server_reports(project, tmp_path):
+    from fleetdeploy.serve.identity import models_identity
+
+    several = _stage(project, tmp_path / "several")
+    assert several.model_dir_suffix == ""
+    assert models_identity(several.models_dir / several.model_dir_suffix)["sha256"] == several.models_hash
+
+    one = stage_artifacts(
+        [("sklearn_mnist", 1, project / "model")], project, Path("score.py"), tmp_path / "one"
+    )
+    assert one.model_dir_suffix == "sklearn_mnist/1"
+    assert models_identity(one.models_dir / one.model_dir_suffix)["sha256"] == one.models_hash
