@@ -246,12 +246,11 @@ def results_table(result: RunResult) -> Table:
     for column in ("node", "result", "release", "/score latency", "message"):
         table.add_column(column, overflow="fold")
     for name, host in result.hosts.items():
-        latency = host.report.get("score_latency_ms")
         table.add_row(
             name,
             Text(host.outcome, style=_STYLES.get(host.outcome, "")),
             str(host.report.get("release") or "-"),
-            f"{float(latency):.1f} ms" if isinstance(latency, int | float) else "-",
+            _latency(host.report.get("score_latency_ms")),
             _failure_text(host.failed_task, host.message),
         )
     return table
@@ -273,6 +272,14 @@ def print_summary(console: Console, result: RunResult, *, verbose: bool = False)
         markup=False,
         highlight=False,
     )
+
+
+def _latency(value) -> str:
+    # Roles report it through Jinja, which may hand over a number or its text.
+    try:
+        return f"{float(value):.1f} ms"
+    except (TypeError, ValueError):
+        return "-"
 
 
 def _failure_text(task: str | None, message: str | None) -> str:

@@ -167,6 +167,8 @@ def test_results_table_has_release_latency_and_failure():
     hosts = {
         "node1": HostResult(ok=2, report={"release": "abc", "score_latency_ms": 3.25}),
         "node2": HostResult(ok=1, failed=1, failed_task="Start", message="boom"),
+        "node3": HostResult(ok=3, report={"release": "abc", "score_latency_ms": "12.04"}),
+        "node4": HostResult(ok=3, report={"score_latency_ms": None}),
     }
     result = RunResult("failed", 2, hosts, None)
     console.print(results_table(result))
@@ -175,6 +177,8 @@ def test_results_table_has_release_latency_and_failure():
     node2 = next(line for line in lines if "node2" in line)
     assert "ok" in node1 and "abc" in node1 and "3.2 ms" in node1
     assert "failed" in node2 and "Start: boom" in node2 and " - " in node2
+    assert "12.0 ms" in next(line for line in lines if "node3" in line)
+    assert "ms" not in next(line for line in lines if "node4" in line)
 
 
 def test_summary_shows_the_raw_output_tail_on_failure(tmp_path):
