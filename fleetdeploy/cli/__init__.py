@@ -32,11 +32,13 @@ def _register():
     main.add_command(serve_cmd.serve)
     # Controller commands need the controller dependencies; a scoring image has only `serve`.
     try:
-        from fleetdeploy.cli import init_cmd, sandbox_cmd
+        from fleetdeploy.cli import apply_cmd, init_cmd, sandbox_cmd
     except ImportError:
         return
     main.add_command(sandbox_cmd.sandbox)
     main.add_command(init_cmd.init)
+    main.add_command(apply_cmd.apply)
+    main.add_command(apply_cmd.render)
 
 
 _register()

@@ -1,0 +1,62 @@
+"""`fleetdeploy apply` and `fleetdeploy render`: the deploy workflow from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+_inventory_arg = click.argument("inventory", type=click.Path(path_type=Path))
+_spec_opt = click.option(
+    "-f",
+    "--file",
+    "spec_path",
+    type=click.Path(path_type=Path),
+    default=Path("fleetdeploy.yml"),
+    show_default=True,
+    help="The deployment spec.",
+)
+_limit_opt = click.option("--limit", "-l", help="Only these hosts or groups (Ansible's pattern syntax).")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+@click.command()
+@_inventory_arg
+@_spec_opt
+@_limit_opt
+@click.option("-v", "--verbose", count=True, help="Show Ansible's own output as it runs (-vv… for more).")
+def apply(inventory: Path, spec_path: Path, limit: str | None, verbose: int):
+    """Deploy the spec's scoring service to every node of INVENTORY and check /score on each."""
+    from fleetdeploy.cli.progress import make_progress, print_summary
+    from fleetdeploy.deploy import apply as workflow
+
+    console = _console()
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=lambda line: console.print(f"  {line}"))
+    console.print(
+        f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
+    )
+    with make_progress(console, verbose=bool(verbose)) as progress:
+        result = workflow.execute(plan, on_event=progress, verbosity=max(verbose - 1, 0))
+    print_summary(console, result, verbose=bool(verbose))
+    sys.exit(0 if result.succeeded else 1)
+
+
+@click.command()
+@_inventory_arg
+@_spec_opt
+@_limit_opt
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
+    """Write the Ansible project apply would run, for plain ansible-playbook or AWX."""
+    from fleetdeploy.deploy import apply as workflow
+
+    console = _console()
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=lambda line: console.print(f"  {line}"))
+    target = workflow.render(plan, output)
+    console.print(f"wrote {target}; run it with: cd {target}/project && ansible-playbook deploy.yml")

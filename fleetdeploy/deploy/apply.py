@@ -1,0 +1,95 @@
+"""`apply`, as a runbook: validate everything, prepare the release, render the project, run it.
+
+Every check that needs no node happens before any node is touched (spec, entry script, inventory,
+image build), so a typo never leaves a fleet half-updated.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
+from fleetdeploy.deploy.variables import role_variables
+from fleetdeploy.inventory import Inventory, load_inventory
+from fleetdeploy.paths import data_home
+from fleetdeploy.spec import load_spec
+from fleetdeploy.spec.model import Spec
+
+if TYPE_CHECKING:
+    from fleetdeploy.run import RunResult
+
+PLAYBOOK = "deploy.yml"
+RUNS_KEPT = 20
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What apply will do, known before any node is touched."""
+
+    spec: Spec
+    inventory: Inventory
+    inventory_path: Path
+    limit: str | None
+    run_dir: Path
+    prepared: PreparedRelease
+    variables: dict
+
+
+def plan(inventory_path: Path, spec_path: Path, *, limit: str | None, say: Say) -> Plan:
+    spec = load_spec(spec_path)
+    inventory = load_inventory(inventory_path, limit=limit)
+    run_dir = new_run_dir(spec.service)
+    say(f"preparing release of {spec.service} for {len(inventory.hosts)} node(s)")
+    prepared = prepare_release(spec, run_dir, say=say)
+    variables = role_variables(spec, prepared)
+    return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
+
+
+def render(plan_: Plan, out_dir: Path | None = None) -> Path:
+    from fleetdeploy.render import render_project
+
+    target = out_dir or plan_.run_dir
+    render_project(target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK)
+    return target
+
+
+def execute(
+    plan_: Plan,
+    *,
+    on_event: Callable | None = None,
+    verbosity: int = 0,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    from fleetdeploy.run import run_playbook
+
+    render(plan_)
+    result = run_playbook(
+        plan_.run_dir,
+        PLAYBOOK,
+        limit=plan_.limit,
+        verbosity=verbosity,
+        on_event=on_event,
+        cancel=cancel,
+    )
+    prune_runs(plan_.run_dir.parent)
+    return result
+
+
+def new_run_dir(service: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    path = data_home() / "runs" / service / stamp
+    path.mkdir(parents=True)
+    return path
+
+
+def prune_runs(service_runs: Path, keep: int = RUNS_KEPT) -> None:
+    """Old run folders hold staged artifacts; keep the newest few for inspection."""
+    runs = sorted(p for p in service_runs.iterdir() if p.is_dir())
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,65 @@
+"""Preparing a release on the controller: the scoring image, its tarball and the staged artifacts.
+
+Nothing here touches a node. The release id names exactly what a node will run, so the roles can
+tell "already running this" from "needs a change" without sending anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
+from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
+from fleetdeploy.paths import cache_home
+from fleetdeploy.spec.model import Spec
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PreparedRelease:
+    release: str
+    image: BuiltImage
+    archive: SavedImage | None  # None when the nodes pull from the spec's registry
+    staged: StagedArtifacts
+    settings: dict  # the container settings that are part of the release identity
+
+
+def container_settings(spec: Spec) -> dict:
+    """Settings whose change means a new container (and so a new release)."""
+    return {
+        "port": spec.port,
+        "cpus": spec.resources.cpus,
+        "memory": spec.resources.memory,
+        "device_requests": spec.resources.device_requests(),
+        "workers": spec.server.workers,
+        "timeout": spec.server.timeout,
+        "max_body": spec.server.max_body,
+        "log_level": spec.server.log_level,
+        "sample_request": spec.health.sample_request_body(),
+        "entry_script": spec.entry_script.relative_path,
+        "model_dir": spec.model_dir_relative(),
+    }
+
+
+def prepare_release(spec: Spec, work_dir: Path, *, say: Say = print) -> PreparedRelease:
+    env = spec.environment
+    image = build_scoring_image(
+        EnvironmentInput(pip=env.pip, conda=env.conda),
+        base_image=env.base_image,
+        service=spec.service,
+        progress=say,
+        cache_dir=cache_home(),
+    )
+    archive = None if spec.registry else save_image(image, cache_home())
+    staged = stage_artifacts(
+        [ModelInput(m.name, m.version, m.path) for m in spec.models],
+        spec.entry_script.source_dir,
+        spec.entry_script.path,
+        work_dir / "artifacts",
+        exclude=(spec.source,),
+    )
+    settings = container_settings(spec)
+    return PreparedRelease(release_id(image.image_id, staged, settings), image, archive, staged, settings)

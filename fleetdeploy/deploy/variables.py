@@ -1,0 +1,71 @@
+"""The role variables of one deploy: the spec and a prepared release mapped onto the roles' public
+surface (roles/*/defaults/main.yml). The only place that knows both sides' names."""
+
+from __future__ import annotations
+
+import json
+
+from fleetdeploy.deploy.prepare import PreparedRelease
+from fleetdeploy.spec.model import Spec
+
+
+def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
+    staged = prepared.staged
+    models = [
+        {
+            "name": model.name,
+            "version": model.version,
+            "src": str(model.dir),
+            "files": [{"path": path, "sha256": sha} for path, sha in sorted(model.files.items())],
+        }
+        for model in staged.models
+    ]
+    sample = spec.health.sample_request_body() or ""
+    expected = spec.health.expected_response
+    return {
+        "fleetdeploy_service": spec.service,
+        "fleetdeploy_release": prepared.release,
+        # fleet_image
+        "fleet_image_name": prepared.image.tag,
+        "fleet_image_id": prepared.image.image_id,
+        "fleet_image_service": spec.service,
+        "fleet_image_source": "registry" if spec.registry else "archive",
+        "fleet_image_archive": str(prepared.archive.path) if prepared.archive else "",
+        # fleet_artifacts
+        "fleet_artifacts_service": spec.service,
+        "fleet_artifacts_release": prepared.release,
+        "fleet_artifacts_models": models,
+        "fleet_artifacts_code_hash": staged.code_hash,
+        "fleet_artifacts_code_src": str(staged.code_dir),
+        "fleet_artifacts_release_manifest": {
+            "release": prepared.release,
+            "service": spec.service,
+            "image": prepared.image.tag,
+            "image_id": prepared.image.image_id,
+            "settings": prepared.settings,
+            **staged.manifest(),
+        },
+        # fleet_service
+        "fleet_service_name": spec.service,
+        "fleet_service_image": prepared.image.tag,
+        "fleet_service_release": prepared.release,
+        "fleet_service_models": [{"name": m["name"], "version": m["version"]} for m in models],
+        "fleet_service_code_hash": staged.code_hash,
+        "fleet_service_entry_script": staged.entry_script,
+        "fleet_service_port": spec.port,
+        "fleet_service_cpus": spec.resources.cpus or 0,
+        "fleet_service_memory": f"{spec.resources.memory}b" if spec.resources.memory else "",
+        "fleet_service_device_requests": spec.resources.device_requests(),
+        "fleet_service_workers": spec.server.workers,
+        "fleet_service_timeout": int(spec.server.timeout),
+        "fleet_service_max_body": str(spec.server.max_body),
+        "fleet_service_log_level": spec.server.log_level,
+        "fleet_service_sample_request": sample,
+        "fleet_service_ready_timeout": int(spec.health.ready_timeout),
+        # fleet_verify
+        "fleet_verify_port": spec.port,
+        "fleet_verify_ready_timeout": int(spec.health.ready_timeout),
+        "fleet_verify_sample_request": sample,
+        "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
+        "fleet_verify_request_timeout": int(spec.health.request_timeout),
+    }
