@@ -23,6 +23,7 @@ from rich.text import Text
 from fleetdeploy.run import (
     AnsibleOutput,
     HostTaskDone,
+    HostTaskRetrying,
     HostTaskStarted,
     HostUnreachable,
     PlayStarted,
@@ -78,6 +79,9 @@ class ProgressState:
             self.finished = event
         elif isinstance(event, HostTaskStarted):
             return self._update(event.host, lambda row: _started(row, event.task))
+        elif isinstance(event, HostTaskRetrying):
+            task = f"{event.task} (attempt {event.attempt + 1} of {event.retries})"
+            return self._update(event.host, lambda row: _started(row, task))
         elif isinstance(event, HostTaskDone):
             return self._update(event.host, lambda row: _done(row, event))
         elif isinstance(event, HostUnreachable):

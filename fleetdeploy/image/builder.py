@@ -67,10 +67,14 @@ def build_scoring_image(
 ) -> BuiltImage:
     """Build (or reuse) the env image and the scoring image for `service`.
 
+    `env` is an EnvironmentInput or anything with `pip` and `conda` paths (the spec's `environment`).
+
     `ca_bundle`: CA certificates pip trusts during the build. "auto" uses the controller's own trust
     store, so builds work behind the TLS-inspecting proxies the controller itself trusts; None leaves
     pip's bundled certificates.
     """
+    if not isinstance(env, EnvironmentInput):  # the spec's `environment` section works as it is
+        env = EnvironmentInput(pip=env.pip, conda=env.conda)
     say = progress or (lambda line: None)
     client = docker_client()
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()

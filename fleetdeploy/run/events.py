@@ -30,6 +30,16 @@ class HostTaskStarted:
 
 
 @dataclass(frozen=True)
+class HostTaskRetrying:
+    """An `until:` loop is trying again (e.g. waiting for /ready)."""
+
+    host: str
+    task: str
+    attempt: int
+    retries: int
+
+
+@dataclass(frozen=True)
 class HostTaskDone:
     host: str
     task: str
@@ -114,6 +124,9 @@ def _typed(raw: dict) -> list[RunEvent]:
         return [PlayStarted(data.get("play") or data.get("name") or "")]
     if kind == "runner_on_start" and host:
         return [HostTaskStarted(host, task)]
+    if kind == "runner_retry" and host:
+        res = data.get("res") or {}
+        return [HostTaskRetrying(host, task, int(res.get("attempts") or 0), int(res.get("retries") or 0))]
     if kind == "runner_on_unreachable" and host:
         return [HostUnreachable(host, task, failure_message(data.get("res") or {}) or "unreachable")]
     if kind in _DONE and host:

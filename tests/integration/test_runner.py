@@ -12,6 +12,7 @@ import yaml
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.run import (
     HostTaskDone,
+    HostTaskRetrying,
     HostTaskStarted,
     HostUnreachable,
     PlayStarted,
@@ -38,6 +39,16 @@ PLAYBOOK = [
                 "name": "Try and recover",
                 "block": [{"name": "Break", "ansible.builtin.command": "false"}],
                 "rescue": [{"name": "Recover", "ansible.builtin.debug": {"msg": "recovered"}}],
+            },
+            {
+                "name": "Wait for something that never comes",
+                "ansible.builtin.command": "false",
+                "register": "probe",
+                "until": "probe.rc == 0",
+                "retries": 2,
+                "delay": 0,
+                "ignore_errors": True,
+                "when": "inventory_hostname == 'good'",
             },
             {
                 "name": "fleetdeploy report",
@@ -97,6 +108,10 @@ def test_failed_unreachable_and_ok_hosts_are_reported(run_dir):
     assert any(isinstance(e, HostUnreachable) and e.host == "gone" for e in events)
     assert any(isinstance(e, HostTaskDone) and e.status == "failed" and e.host == "bad" for e in events)
     assert sum(isinstance(e, RecapReceived) for e in events) == 1
+    retries = [(e.host, e.attempt, e.retries) for e in events if isinstance(e, HostTaskRetrying)]
+    assert retries == [("good", 1, 3), ("good", 2, 3)]
+    waited = next(e for e in events if isinstance(e, HostTaskDone) and e.task.startswith("Wait for"))
+    assert waited.status == "ignored"
 
     raw = result.stdout_path.read_text()
     assert result.stdout_path.is_relative_to(run_dir / "artifacts")
@@ -107,7 +122,8 @@ def test_limit_runs_only_the_named_host(run_dir):
     result = run_playbook(run_dir, "site.yml", limit="good")
     assert result.status == "successful" and result.rc == 0 and result.succeeded
     assert list(result.hosts) == ["good"]
-    assert result.hosts["good"].changed == 1  # `echo hello`; the rescued `false` is not counted as changed
+    # `echo hello` and the ignored `false` (commands report changed); the rescued `false` does not count
+    assert result.hosts["good"].changed == 2
 
 
 def test_cancel_stops_a_running_playbook(run_dir):

@@ -118,3 +118,13 @@ def test_ansible_text_follows_the_typed_event():
     assert translate({"event": "verbose", "stdout": "Using /etc/ansible/ansible.cfg"}) == [
         AnsibleOutput("Using /etc/ansible/ansible.cfg")
     ]
+
+
+def test_retry_events_carry_attempt_and_retries():
+    from fleetdeploy.run import HostTaskRetrying
+
+    raw = {
+        "event": "runner_retry",
+        "event_data": {"host": "h", "task": "wait", "res": {"attempts": 2, "retries": 5}},
+    }
+    assert translate(raw) == [HostTaskRetrying("h", "wait", 2, 5)]

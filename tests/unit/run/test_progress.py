@@ -194,3 +194,12 @@ def test_summary_stays_short_on_success(tmp_path):
     result = _result(tmp_path)
     print_summary(console, RunResult("successful", 0, {"node1": result.hosts["node1"]}, result.stdout_path))
     assert "line 99" not in out.getvalue() and "node1" in out.getvalue()
+
+
+def test_retries_show_the_next_attempt():
+    from fleetdeploy.run import HostTaskRetrying
+
+    state = _state(EVENTS[:2])
+    state.apply(HostTaskRetrying("node1", "Wait until ready", 1, 120))
+    assert state.rows["node1"].task == "Wait until ready (attempt 2 of 120)"
+    assert state.rows["node1"].state == "running"
