@@ -41,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         try:
             self._answer(200, SCORE.run(body))
-        except Exception:
+        except Exception:  # noqa: BLE001 - any error in user code becomes a 500, as in Azure ML
             self._answer(500, traceback.format_exc())
 
 
@@ -49,7 +49,7 @@ if __name__ == "__main__":
     SCORE = load_entry_script()
     try:
         SCORE.init()
-    except Exception:
+    except Exception:  # noqa: BLE001 - any init() error stops the server with its traceback
         traceback.print_exc()
         sys.exit(1)
     ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("FLEETDEPLOY_PORT", "6789"))), Handler).serve_forever()

@@ -1,0 +1,138 @@
+"""Writes an ansible-runner private_data_dir that plain `ansible-playbook` can also run:
+
+<run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.yml, README.md
+<run_dir>/inventory/ the user's inventory (a folder keeps its group_vars/ and host_vars/)
+<run_dir>/env/       extravars, envvars, settings (read by ansible-runner only)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from fleetdeploy.errors import ConfigError
+from fleetdeploy.render.sources import ansible_sources
+from fleetdeploy.render.variables import plain_data, to_yaml
+
+VARS_FILE = "vars/fleetdeploy.yml"
+# Rebuilt on every render; artifacts/ (ansible-runner's results) is left alone.
+_RENDERED = ("project", "inventory", "env")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+
+@dataclass(frozen=True)
+class RenderedProject:
+    private_data_dir: Path
+    playbook: str  # relative to project/, as ansible-runner takes it
+
+    @property
+    def project_dir(self) -> Path:
+        return self.private_data_dir / "project"
+
+    @property
+    def inventory_dir(self) -> Path:
+        return self.private_data_dir / "inventory"
+
+    @property
+    def vars_file(self) -> Path:
+        return self.project_dir / VARS_FILE
+
+
+def render_project(
+    run_dir: Path,
+    *,
+    inventory_path: Path,
+    variables: dict,
+    playbook: str = "deploy.yml",
+    forks: int = 10,
+    settings: dict | None = None,
+) -> RenderedProject:
+    """Write the Ansible project for one run into `run_dir` and say how to run it."""
+    run_dir, inventory_path = Path(run_dir), Path(inventory_path)
+    data = plain_data(variables)
+    sources = ansible_sources()
+    if playbook not in sources.playbook_names():
+        raise ConfigError(
+            f"playbook {playbook!r} does not exist; available: {', '.join(sources.playbook_names())}"
+        )
+    if not inventory_path.exists():
+        raise ConfigError(f"inventory {inventory_path} does not exist")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run directory {run_dir} exists and is not a folder")
+
+    for name in _RENDERED:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    rendered = RenderedProject(run_dir.resolve(), f"playbooks/{playbook}")
+    _copy_sources(sources, rendered.project_dir)
+    _copy_inventory(inventory_path, rendered.inventory_dir)
+    _write_templates(rendered, data, forks)
+    _write_env(rendered, data, forks, settings or {})
+    return rendered
+
+
+def _copy_sources(sources, project_dir: Path) -> None:
+    shutil.copytree(sources.roles, project_dir / "roles", ignore=_IGNORE)
+    shutil.copytree(sources.playbooks, project_dir / "playbooks", ignore=_IGNORE)
+
+
+def _copy_inventory(inventory_path: Path, inventory_dir: Path) -> None:
+    """A copy, not a link: the run keeps the inventory it ran with, even if the user edits theirs."""
+    if inventory_path.is_dir():
+        shutil.copytree(inventory_path, inventory_dir, ignore=_IGNORE)
+        return
+    inventory_dir.mkdir(parents=True)
+    shutil.copy2(inventory_path, inventory_dir / inventory_path.name)
+    # Ansible reads group_vars/ and host_vars/ beside an inventory file; they must travel with it.
+    for sibling in ("group_vars", "host_vars"):
+        if (inventory_path.parent / sibling).is_dir():
+            shutil.copytree(inventory_path.parent / sibling, inventory_dir / sibling, ignore=_IGNORE)
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("fleetdeploy.render", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def _write_templates(rendered: RenderedProject, data: dict, forks: int) -> None:
+    env = _templates()
+    context = {
+        "playbook": rendered.playbook,
+        "vars_file": VARS_FILE,
+        "forks": forks,
+        "variables": to_yaml(data),
+    }
+    for template, target in (
+        ("ansible.cfg.j2", "ansible.cfg"),
+        ("README.md.j2", "README.md"),
+        ("vars.yml.j2", VARS_FILE),
+    ):
+        path = rendered.project_dir / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(env.get_template(template).render(context))
+
+
+def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict) -> None:
+    env_dir = rendered.private_data_dir / "env"
+    env_dir.mkdir(parents=True)
+    (env_dir / "extravars").write_text(to_yaml(data))
+    envvars = {
+        "ANSIBLE_CONFIG": str(rendered.project_dir / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(rendered.project_dir / "roles"),
+        # Nodes are identified by their host keys, under ansible-runner exactly as by hand.
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+    (env_dir / "envvars").write_text(to_yaml(envvars))
+    # The run module reports progress from events; Ansible's own screen output would be noise.
+    (env_dir / "settings").write_text(to_yaml({"suppress_ansible_output": True, **settings}))
+    for name in ("extravars", "envvars"):
+        (env_dir / name).chmod(0o600)

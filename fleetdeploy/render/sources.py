@@ -1,0 +1,37 @@
+"""Where the roles and playbooks that get rendered come from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from fleetdeploy.errors import EnvironmentProblem
+
+# Lets a user (or a test) render a modified copy of the roles without reinstalling fleetdeploy.
+SOURCE_ENV = "FLEETDEPLOY_ANSIBLE_DIR"
+
+
+@dataclass(frozen=True)
+class AnsibleSources:
+    roles: Path
+    playbooks: Path
+
+    def playbook_names(self) -> list[str]:
+        return sorted(p.name for p in self.playbooks.glob("*.yml"))
+
+
+def ansible_sources() -> AnsibleSources:
+    """The folder holding `roles/` and `playbooks/`: $FLEETDEPLOY_ANSIBLE_DIR, else the package's own."""
+    override = os.environ.get(SOURCE_ENV)
+    base = Path(override) if override else Path(str(resources.files("fleetdeploy.render") / "ansible"))
+    sources = AnsibleSources(roles=(base / "roles").resolve(), playbooks=(base / "playbooks").resolve())
+    for folder in (sources.roles, sources.playbooks):
+        if not folder.is_dir():
+            origin = f"${SOURCE_ENV}={override}" if override else "the fleetdeploy installation"
+            raise EnvironmentProblem(
+                f"{folder} is missing: {origin} has no Ansible {folder.name}/ folder; "
+                "reinstall fleetdeploy or point $FLEETDEPLOY_ANSIBLE_DIR at a checkout's top level"
+            )
+    return sources

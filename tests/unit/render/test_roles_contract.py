@@ -1,0 +1,47 @@
+"""The roles' public surface stays consistent: every default is validated by meta/argument_specs.yml,
+every validated option is either defaulted or required, and every variable carries the role's prefix."""
+
+import pytest
+import yaml
+
+from fleetdeploy.render import ansible_sources
+
+ROLES = sorted(p.name for p in ansible_sources().roles.iterdir() if p.is_dir())
+
+
+def _load(role, path):
+    file = ansible_sources().roles / role / path
+    return yaml.safe_load(file.read_text()) or {} if file.exists() else {}
+
+
+def test_the_five_roles_exist():
+    assert ROLES == ["fleet_artifacts", "fleet_docker", "fleet_image", "fleet_service", "fleet_verify"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_defaults_and_argument_specs_agree(role):
+    defaults = _load(role, "defaults/main.yml")
+    options = _load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert sorted(set(defaults) - set(options)) == [], "defaults missing from argument_specs"
+    undocumented = [
+        name for name, spec in options.items() if name not in defaults and not spec.get("required")
+    ]
+    assert undocumented == [], "options neither defaulted nor required"
+    for name, spec in options.items():
+        if "default" in spec and name in defaults and "{{" not in str(defaults[name]):
+            assert spec["default"] == defaults[name], name
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_required_options_are_shown_in_defaults_comments(role):
+    options = _load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    text = (ansible_sources().roles / role / "defaults" / "main.yml").read_text()
+    for name, spec in options.items():
+        if spec.get("required"):
+            assert f"#   {name}:" in text, f"{role}: required {name} is not shown in defaults/main.yml"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_variable_has_the_role_prefix(role):
+    names = list(_load(role, "defaults/main.yml")) + list(_load(role, "vars/main.yml"))
+    assert [n for n in names if not n.lstrip("_").startswith(role + "_")] == []
