@@ -51,7 +51,7 @@ def python_base(docker_client):
 
 
 @pytest.fixture(scope="session")
-def built(python_base, tmp_path_factory):
+def built(python_base, docker_client, tmp_path_factory):
     folder = tmp_path_factory.mktemp("env")
     (folder / "requirements.txt").write_text("six==1.16.0\nazureml-defaults>=1.40\n")
     cache = tmp_path_factory.mktemp("cache")
@@ -64,7 +64,12 @@ def built(python_base, tmp_path_factory):
     second = build_scoring_image(
         env, base_image=python_base, service="itest", progress=again.append, cache_dir=cache
     )
-    return first, second, lines, again, cache
+    yield first, second, lines, again, cache
+    # Keep this session's image for the next run's cache; drop the ones older server code made.
+    for image in docker_client.images.list(name="fleetdeploy-itest"):
+        for tag in image.tags:
+            if tag != first.tag:
+                docker_client.images.remove(tag, noprune=False)
 
 
 def test_second_build_reuses_both_images(built, docker_client):
