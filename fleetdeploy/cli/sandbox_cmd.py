@@ -112,11 +112,13 @@ def list_():
 )
 def images(distro, docker_modes, python_base):
     """Build the sandbox node images (and the local python base image) if their recipes changed."""
+    from fleetdeploy.errors import ConfigError
     from fleetdeploy.sandbox.images import ensure_images
-    from fleetdeploy.sandbox.plan import plan_nodes
+    from fleetdeploy.sandbox.plan import choice_problems
 
-    # Same validation as `up`, so a typo names the option rather than failing in a build.
-    plan_nodes("images", len(distro) or 1, distro, docker_modes)
+    problems = choice_problems(distro, docker_modes)
+    if problems:
+        raise ConfigError("sandbox images: " + "; ".join(problems))
     results = ensure_images(
         distro, [mode == "preinstalled" for mode in docker_modes], python_base=python_base, progress=_progress
     )

@@ -131,15 +131,21 @@ def down(name: str, client: docker.DockerClient | None = None) -> Removed:
     check_name(name)
     client = client or docker_client()
     labels = {"label": f"{SANDBOX_LABEL}={name}"}
-    containers = client.containers.list(all=True, filters=labels)
-    for container in containers:
-        container.remove(force=True, v=True)
-    networks = client.networks.list(filters=labels)
-    for network in networks:
-        network.remove()
-    volumes = client.volumes.list(filters=labels)
-    for volume in volumes:
-        volume.remove(force=True)
+    try:
+        # Containers first: a network or volume in use cannot be removed.
+        containers = client.containers.list(all=True, filters=labels)
+        for container in containers:
+            container.remove(force=True, v=True)
+        networks = client.networks.list(filters=labels)
+        for network in networks:
+            network.remove()
+        volumes = client.volumes.list(filters=labels)
+        for volume in volumes:
+            volume.remove(force=True)
+    except DockerException as exc:
+        raise EnvironmentProblem(
+            f"sandbox {name!r}: Docker refused a removal: {exc}; run down again"
+        ) from exc
     folder = remove_state(state_paths(name))
     if not (containers or networks or volumes or folder):
         known = ", ".join(s.name for s in list_sandboxes(client)) or "none"

@@ -91,8 +91,7 @@ def plan_nodes(
         problems.append(f"--name {sandbox!r}: use a lowercase letter then up to 30 of a-z, 0-9 and '-'")
     if not 1 <= nodes <= MAX_NODES:
         problems.append(f"--nodes {nodes}: choose between 1 and {MAX_NODES}")
-    problems += _unknown("--distro", distros, RELEASES)
-    problems += _unknown("--docker", docker, DOCKER_MODES)
+    problems += choice_problems(distros, docker)
     for port in extra_ports:
         if not 1 <= port <= 65535 or port in (SSH_PORT, SCORING_PORT):
             problems.append(f"extra port {port}: a container port 1-65535 other than 22 and 6789")
@@ -111,6 +110,11 @@ def plan_nodes(
         )
         for i in range(nodes)
     ]
+
+
+def choice_problems(distros: Sequence[str], docker: Sequence[str]) -> list[str]:
+    """What is wrong with --distro and --docker values (empty when nothing is)."""
+    return _unknown("--distro", distros, RELEASES) + _unknown("--docker", docker, DOCKER_MODES)
 
 
 def _unknown(option: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:

@@ -37,3 +37,10 @@ def test_bad_options_are_refused_before_docker_is_asked(tmp_path):
     assert "--distro 'buster': choose from bookworm, trixie" in done.stderr
     assert "--docker 'maybe': choose from absent, preinstalled" in done.stderr
     assert not (tmp_path / "sandboxes").exists()
+
+
+@pytest.mark.integration
+def test_images_command_checks_its_choices_first(tmp_path):
+    done = _run(["images", "--distro", "sid"], tmp_path, DOCKER_HOST=f"unix://{tmp_path}/no-such-docker.sock")
+    assert done.returncode == 2
+    assert "error: sandbox images: --distro 'sid': choose from bookworm, trixie" in done.stderr
