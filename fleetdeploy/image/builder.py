@@ -178,13 +178,27 @@ def _cached(client, tag: str, label: str, value: str):
 
 def _python_version(client, base) -> str:
     code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    name = base.tags[0] if base.tags else base.id
+    container = client.containers.create(
+        base.id,
+        ["python3", "-c", code],
+        network_disabled=True,
+        labels={"fleetdeploy.probe": "python-version"},
+    )
     try:
-        out = client.containers.run(base.id, ["python", "-c", code], remove=True, network_disabled=True)
-    except docker.errors.ContainerError as exc:
+        container.start()
+        status = container.wait(timeout=60).get("StatusCode")
+        output = container.logs().decode(errors="replace").strip()
+    except docker.errors.APIError as exc:
+        status, output = None, exc.explanation or str(exc)
+    finally:
+        container.remove(force=True)
+    if status != 0:
         raise EnvironmentProblem(
-            f"base image {base.tags or base.id} has no working `python`: {exc}"
-        ) from None
-    return out.decode().strip()
+            f"environment.base_image: {name} has no working `python3` ({output}); "
+            "scoring images need a Python base image such as python:3.11-slim"
+        )
+    return output
 
 
 def _ca_bundle_bytes(ca_bundle: Path | None | str) -> bytes | None:

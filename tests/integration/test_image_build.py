@@ -202,3 +202,20 @@ def _wait_ready(url: str, container, timeout: float = 60) -> None:
         time.sleep(0.3)
     logs = container.logs().decode(errors="replace")[-3000:]
     pytest.fail(f"scoring container not ready after {timeout}s (status {container.status}):\n{logs}")
+
+
+def test_base_image_without_python_is_explained_and_leaves_no_container(python_base, docker_client, tmp_path):
+    from fleetdeploy.errors import EnvironmentProblem
+    from fleetdeploy.sandbox.images import debian_recipe
+
+    (tmp_path / "env.yml").write_text("dependencies:\n  - python=3.11\n  - pip:\n    - six\n")
+    no_python = debian_recipe("bookworm").tag  # the python base's parent: a bare Debian
+    with pytest.raises(
+        EnvironmentProblem, match=rf"environment.base_image: {no_python} has no working `python3`"
+    ):
+        build_scoring_image(
+            EnvironmentInput(conda=tmp_path / "env.yml"), base_image=no_python, service="itest"
+        )
+    assert (
+        docker_client.containers.list(all=True, filters={"label": "fleetdeploy.probe=python-version"}) == []
+    )

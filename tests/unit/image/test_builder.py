@@ -50,8 +50,8 @@ def test_build_context_holds_exactly_the_given_files():
 
 def test_failure_message_names_the_step_and_its_last_lines():
     tail = deque(["Collecting nonexistent-pkg", "ERROR: No matching distribution found"])
-    message = _failure("fleetdeploy-env:abc", "Step 3/4 : RUN python -m pip install", tail, "returned 1\n")
-    assert message.startswith("building image fleetdeploy-env:abc failed at Step 3/4 : RUN python -m pip")
+    message = _failure("fleetdeploy-env:abc", "Step 3/4 : RUN python3 -m pip install", tail, "returned 1\n")
+    assert message.startswith("building image fleetdeploy-env:abc failed at Step 3/4 : RUN python3 -m pip")
     assert "returned 1" in message and "  | ERROR: No matching distribution found" in message
 
 
