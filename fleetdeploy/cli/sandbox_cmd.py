@@ -62,15 +62,22 @@ def up(name, nodes, distro, docker_modes, ssh_port, timeout):
 
 @sandbox.command()
 @click.option("--name", default="default", show_default=True, help="Sandbox to remove.")
-def down(name):
+@click.option(
+    "--all", "everything", is_flag=True, help="Remove every sandbox (e.g. after interrupted test runs)."
+)
+def down(name, everything):
     """Remove a sandbox's containers, volumes, network and files (nothing else)."""
     from fleetdeploy.sandbox import lifecycle
 
-    removed = lifecycle.down(name)
-    click.echo(
-        f"removed sandbox {name!r}: {removed.containers} container(s), {removed.volumes} volume(s), "
-        f"{removed.networks} network(s)" + (", state folder" if removed.state_folder else "")
-    )
+    names = lifecycle.sandbox_names() if everything else [name]
+    if not names:
+        click.echo("no sandboxes to remove")
+    for each in names:
+        removed = lifecycle.down(each)
+        click.echo(
+            f"removed sandbox {each!r}: {removed.containers} container(s), {removed.volumes} volume(s), "
+            f"{removed.networks} network(s)" + (", state folder" if removed.state_folder else "")
+        )
 
 
 @sandbox.command(name="list")

@@ -148,9 +148,19 @@ def down(name: str, client: docker.DockerClient | None = None) -> Removed:
         ) from exc
     folder = remove_state(state_paths(name))
     if not (containers or networks or volumes or folder):
-        known = ", ".join(s.name for s in list_sandboxes(client)) or "none"
+        known = ", ".join(sandbox_names(client)) or "none"
         raise SandboxNotFound(f"no sandbox named {name!r} (existing sandboxes: {known}); nothing was removed")
     return Removed(len(containers), len(volumes), len(networks), folder)
+
+
+def sandbox_names(client: docker.DockerClient | None = None) -> list[str]:
+    """Every sandbox with something labelled in Docker, including ones left half-removed."""
+    client = client or docker_client()
+    labelled = {"label": SANDBOX_LABEL}
+    found = [c.labels for c in client.containers.list(all=True, filters=labelled)]
+    found += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=labelled)]
+    found += [v.attrs.get("Labels") or {} for v in client.volumes.list(filters=labelled)]
+    return sorted({labels[SANDBOX_LABEL] for labels in found if SANDBOX_LABEL in labels})
 
 
 def list_sandboxes(client: docker.DockerClient | None = None) -> list[Sandbox]:
