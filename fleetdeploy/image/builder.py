@@ -64,10 +64,13 @@ def build_scoring_image(
     progress: Progress | None = None,
     cache_dir: Path | None = None,
     ca_bundle: Path | None | str = "auto",
+    build_log: Progress | None = None,
 ) -> BuiltImage:
     """Build (or reuse) the env image and the scoring image for `service`.
 
     `env` is an EnvironmentInput or anything with `pip` and `conda` paths (the spec's `environment`).
+    `progress` gets one line per stage (building / cached) and each notice; `build_log` gets Docker's
+    own output, line by line (to `progress` when not given). Both are plain text, never markup.
 
     `ca_bundle`: CA certificates pip trusts during the build. "auto" uses the controller's own trust
     store, so builds work behind the TLS-inspecting proxies the controller itself trusts; None leaves
@@ -76,6 +79,7 @@ def build_scoring_image(
     if not isinstance(env, EnvironmentInput):  # the spec's `environment` section works as it is
         env = EnvironmentInput(pip=env.pip, conda=env.conda)
     say = progress or (lambda line: None)
+    log = build_log or say
     client = docker_client()
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     base = _local_image(client, base_image, "environment.base_image")
@@ -97,7 +101,7 @@ def build_scoring_image(
         context = render_template(
             "env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(ca)
         )
-        env_image = _build(client, env_tag, context, files, ca, say)
+        env_image = _build(client, env_tag, context, files, ca, log)
 
     wheel = build_server_wheel(cache_dir)
     server_template = template_text("server.Dockerfile.j2")
@@ -121,7 +125,7 @@ def build_scoring_image(
             "requirements.txt": SERVE_REQUIREMENTS.read_bytes(),
             wheel.path.name: wheel.path.read_bytes(),
         }
-        image = _build(client, tag, dockerfile, files, ca, say)
+        image = _build(client, tag, dockerfile, files, ca, log)
     return BuiltImage(
         tag=tag,
         image_id=image.id,
@@ -214,7 +218,7 @@ def _ca_bundle_bytes(ca_bundle: Path | None | str) -> bytes | None:
     return path.read_bytes()
 
 
-def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, say):
+def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, log: Progress):
     if ca:
         files = {**files, "build-ca.pem": ca}
     context = _context_tar({"Dockerfile": dockerfile.encode(), **files})
@@ -234,7 +238,7 @@ def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes
                 elif line.strip():
                     tail.append(line)
                 if line.strip():
-                    say(line)
+                    log(line)
     except docker.errors.APIError as exc:
         raise ImageBuildError(
             f"building {tag}: the Docker engine refused: {exc.explanation or exc}"

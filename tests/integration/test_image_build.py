@@ -156,16 +156,22 @@ def test_save_image_writes_the_tarball_once(built, docker_client):
 
 def test_failed_pip_install_reports_the_step_and_pip_error(python_base, tmp_path):
     (tmp_path / "requirements.txt").write_text("fleetdeploy-no-such-package-e7==0.0.1\n")
+    stages, log = [], []
     with pytest.raises(ImageBuildError) as info:
         build_scoring_image(
             EnvironmentInput(pip=tmp_path / "requirements.txt"),
             base_image=python_base,
             service="itest",
             cache_dir=tmp_path / "cache",
+            progress=stages.append,
+            build_log=log.append,
         )
     message = str(info.value)
     assert "fleetdeploy-env:" in message and "RUN " in message and "pip install" in message
     assert "fleetdeploy-no-such-package-e7" in message
+    # Stages and Docker's own output go to their own callbacks.
+    assert [line.split(" fleetdeploy-env:")[0] for line in stages] == ["building env image"]
+    assert any(line.startswith("Step 1/") for line in log)
 
 
 def test_conda_python_pin_is_checked_against_the_base_image(python_base, tmp_path):
