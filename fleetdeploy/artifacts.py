@@ -90,7 +90,7 @@ def stage_artifacts(
     entry_script: Path,
     out_dir: Path,
     *,
-    exclude: tuple[Path, ...] = (),
+    exclude: tuple[Path | None, ...] = (),
 ) -> StagedArtifacts:
     """Lay out models and code under `out_dir` (hardlinks where possible, copies otherwise).
 
@@ -105,7 +105,11 @@ def stage_artifacts(
     script = _entry_script_relpath(source_dir, Path(entry_script))
 
     staged_models = tuple(_stage_model(m, out_dir / "models") for m in model_inputs)
-    skip = {Path(m.path).resolve() for m in model_inputs} | {Path(p).resolve() for p in exclude} | {out_dir}
+    skip = (
+        {Path(m.path).resolve() for m in model_inputs}
+        | {Path(p).resolve() for p in exclude if p is not None}
+        | {out_dir}
+    )
     code_files = _hash_tree(source_dir, skip)
     if script not in code_files:
         raise ConfigError(

@@ -167,3 +167,10 @@ def test_models_hash_is_the_digest_the_scoring_server_reports(project, tmp_path)
     )
     assert one.model_dir_suffix == "sklearn_mnist/1"
     assert models_identity(one.models_dir / one.model_dir_suffix)["sha256"] == one.models_hash
+
+
+def test_exclude_may_hold_none_for_a_spec_built_in_code(project, tmp_path):
+    staged = stage_artifacts(
+        [("m", 1, project / "model")], project, Path("score.py"), tmp_path / "o", exclude=(None,)
+    )
+    assert "fleetdeploy.yml" in staged.code_files
