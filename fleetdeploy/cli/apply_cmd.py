@@ -23,7 +23,8 @@ _limit_opt = click.option("--limit", "-l", help="Only these hosts or groups (Ans
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False)
+    # soft_wrap: paths and release lines stay whole in CI logs and when piped (tables still fit).
+    return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
 @click.command()
@@ -58,5 +59,5 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
 
     console = _console()
     plan = workflow.plan(inventory, spec_path, limit=limit, say=lambda line: console.print(f"  {line}"))
-    target = workflow.render(plan, output)
-    console.print(f"wrote {target}; run it with: cd {target}/project && ansible-playbook deploy.yml")
+    rendered = workflow.render(plan, output)
+    console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")

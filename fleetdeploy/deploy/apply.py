@@ -22,6 +22,7 @@ from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
 
 if TYPE_CHECKING:
+    from fleetdeploy.render import RenderedProject
     from fleetdeploy.run import RunResult
 
 PLAYBOOK = "deploy.yml"
@@ -51,12 +52,11 @@ def plan(inventory_path: Path, spec_path: Path, *, limit: str | None, say: Say) 
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
 
 
-def render(plan_: Plan, out_dir: Path | None = None) -> Path:
+def render(plan_: Plan, out_dir: Path | None = None) -> RenderedProject:
     from fleetdeploy.render import render_project
 
     target = out_dir or plan_.run_dir
-    render_project(target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK)
-    return target
+    return render_project(target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK)
 
 
 def execute(
@@ -68,10 +68,10 @@ def execute(
 ) -> RunResult:
     from fleetdeploy.run import run_playbook
 
-    render(plan_)
+    rendered = render(plan_)
     result = run_playbook(
-        plan_.run_dir,
-        PLAYBOOK,
+        rendered.private_data_dir,
+        rendered.playbook,
         limit=plan_.limit,
         verbosity=verbosity,
         on_event=on_event,

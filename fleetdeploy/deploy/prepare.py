@@ -58,7 +58,7 @@ def prepare_release(spec: Spec, work_dir: Path, *, say: Say = print) -> Prepared
         [ModelInput(m.name, m.version, m.path) for m in spec.models],
         spec.entry_script.source_dir,
         spec.entry_script.path,
-        work_dir / "artifacts",
+        work_dir / "staged",  # not artifacts/: that is ansible-runner's
         exclude=(spec.source,),
     )
     settings = container_settings(spec)

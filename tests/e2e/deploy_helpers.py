@@ -1,0 +1,82 @@
+"""What the deploy end-to-end tests share: running the real CLI, reading a run's events, looking
+inside nodes, and the seed's client against one node."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.e2e.relay import relay
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mnist"
+EXAMPLE_FILES = (
+    "score.py",
+    "client.py",
+    "requirements.txt",
+    "fleetdeploy.yml",
+    "sample_request.json",
+    "model",
+)
+
+
+def copy_example(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        src = EXAMPLE / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest
+
+
+def fleetdeploy(*args, timeout=1200) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fleetdeploy", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_dir(result: subprocess.CompletedProcess) -> Path:
+    found = re.search(r"run folder (\S+)", result.stdout)
+    assert found, f"no run folder in the output:\n{result.stdout}\n{result.stderr}"
+    return Path(found.group(1))
+
+
+def changed_tasks(run_folder: Path) -> dict[str, list[str]]:
+    """Per host, the names of the tasks that reported a change, from ansible-runner's job events."""
+    changed: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(run_folder.glob("artifacts/*/job_events/*.json")):
+        event = json.loads(path.read_text())
+        data = event.get("event_data", {})
+        if event.get("event") == "runner_on_ok" and data.get("res", {}).get("changed"):
+            changed[data["host"]].append(data.get("task", "?"))
+    return dict(changed)
+
+
+def node_exec(client, node, command: str) -> str:
+    """Run a shell command inside a sandbox node (as root) and return its output; fail on error."""
+    code, output = client.containers.get(node.container).exec_run(["sh", "-c", command])
+    text = output.decode(errors="replace")
+    assert code == 0, f"{node.host}: `{command}` exited {code}: {text}"
+    return text.strip()
+
+
+def seed_client(project: Path, node) -> str:
+    """The seed's client script, unmodified, against one node (its localhost:6789 relayed there)."""
+    with relay(node.scoring_port):
+        done = subprocess.run(
+            [sys.executable, "client.py"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -1,0 +1,98 @@
+"""`fleetdeploy apply` end to end on a 3-node sandbox (bookworm and trixie, one bare node whose Docker
+engine the role installs): deploy the example, the seed's client gets a '2' from every node, a second
+apply changes nothing, and a score.py change ships only the code. The tests run in file order and
+share one fleet: each builds on the state the one before left."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+CONTAINER = "fleetdeploy-mnist"
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox_fleet):
+    return sandbox_fleet(
+        "apply", nodes=3, distros=("bookworm", "trixie"), docker=("absent", "preinstalled", "preinstalled")
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_example(tmp_path_factory.mktemp("mnist"))
+
+
+def apply(fleet, project, *extra):
+    return fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", *extra)
+
+
+def version(node) -> dict:
+    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
+        return json.load(answer)
+
+
+def started_at(docker_engine, node) -> str:
+    return node_exec(docker_engine, node, f"docker inspect -f '{{{{.State.StartedAt}}}}' {CONTAINER}")
+
+
+def test_first_apply_serves_the_seed_client_on_every_node(fleet, project, docker_engine):
+    bare = [node for node in fleet.nodes if node.docker == "absent"]
+    assert bare, "the fleet must include a node without Docker"
+    result = apply(fleet, project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for node in fleet.nodes:
+        assert "prediction: [2]" in seed_client(project, node), node.host
+        assert version(node)["service"] == "mnist"
+    releases = {version(node)["release"] for node in fleet.nodes}
+    assert len(releases) == 1
+    assert releases.pop() in result.stdout
+    for node in bare:
+        assert node_exec(docker_engine, node, "systemctl is-active docker") == "active"
+
+
+def test_second_apply_changes_nothing(fleet, project, docker_engine):
+    before = {node.host: started_at(docker_engine, node) for node in fleet.nodes}
+    result = apply(fleet, project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_tasks(run_dir(result)) == {}
+    assert {node.host: started_at(docker_engine, node) for node in fleet.nodes} == before
+
+
+def test_score_change_ships_only_the_script(fleet, project, docker_engine):
+    old_release = version(fleet.nodes[0])["release"]
+    script = project / "score.py"
+    script.write_text(script.read_text() + "\n# a comment: a new release of the code, same model\n")
+    result = apply(fleet, project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    changed = changed_tasks(run_dir(result))
+    for node in fleet.nodes:
+        tasks = changed[node.host]
+        assert any("code" in task.lower() for task in tasks), tasks
+        assert not any("model" in task.lower() and "copy" in task.lower() for task in tasks), tasks
+        assert not any(
+            "image" in task.lower() and ("load" in task.lower() or "send" in task.lower()) for task in tasks
+        ), tasks
+        assert version(node)["release"] != old_release
+        assert "prediction: [2]" in seed_client(project, node)
+
+
+def test_render_writes_a_project_plain_ansible_playbook_runs(fleet, project, tmp_path):
+    out = tmp_path / "rendered"
+    result = fleetdeploy("render", fleet.inventory, "-f", project / "fleetdeploy.yml", "-o", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "project" / "deploy.yml").is_file() or (
+        out / "project" / "playbooks" / "deploy.yml"
+    ).is_file()
+    readme = next(out.rglob("README*"), None)
+    assert readme is not None
+    inventory_files = list((out / "inventory").iterdir())
+    assert inventory_files
+    yaml.safe_load((out / "env" / "extravars").read_text())
