@@ -32,7 +32,7 @@ from fleetdeploy.image.environment import (
     check_python,
     resolve_environment,
 )
-from fleetdeploy.image.server_wheel import SERVE_REQUIREMENTS, build_server_wheel
+from fleetdeploy.image.server_wheel import SERVE_REQUIREMENTS, ServerWheel, build_server_wheel
 from fleetdeploy.image.templating import render_template, template_text
 
 Progress = Callable[[str], None]
@@ -79,64 +79,79 @@ def build_scoring_image(
     if not isinstance(env, EnvironmentInput):  # the spec's `environment` section works as it is
         env = EnvironmentInput(pip=env.pip, conda=env.conda)
     say = progress or (lambda line: None)
-    log = build_log or say
     client = docker_client()
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     base = _local_image(client, base_image, "environment.base_image")
     resolved = resolve_environment(env)
     for notice in resolved.notices:
         say(notice)
     if resolved.python_spec:
         check_python(resolved, _python_version(client, base), base_image=base_image, source=env.source)
-    ca = _ca_bundle_bytes(ca_bundle)
-
-    env_hash = environment_hash(base.id, resolved)
-    env_tag = f"fleetdeploy-env:{env_hash}"
-    env_image, env_cached = _cached(client, env_tag, "fleetdeploy.env_hash", env_hash)
-    if env_cached:
-        say(f"env image {env_tag} is up to date (cached)")
-    else:
-        say(f"building env image {env_tag} from {base_image}")
-        files = {"requirements.txt": resolved.requirements_text().encode()}
-        context = render_template(
-            "env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(ca)
-        )
-        env_image = _build(client, env_tag, context, files, ca, log)
-
-    wheel = build_server_wheel(cache_dir)
-    server_template = template_text("server.Dockerfile.j2")
-    server_hash = _hash({"env": env_image.id, "server": wheel.source_hash, "template": server_template})
-    tag = f"fleetdeploy-{service}:{server_hash}"
-    image, server_cached = _cached(client, tag, "fleetdeploy.server_hash", server_hash)
-    if server_cached:
-        say(f"scoring image {tag} is up to date (cached)")
-    else:
-        say(f"building scoring image {tag}")
-        dockerfile = render_template(
-            "server.Dockerfile.j2",
-            env_image=env_image.id,
-            wheel=wheel.path.name,
-            ca_bundle=bool(ca),
-            env_hash=env_hash,
-            server_version=__version__,
-            server_hash=server_hash,
-        )
-        files = {
-            "requirements.txt": SERVE_REQUIREMENTS.read_bytes(),
-            wheel.path.name: wheel.path.read_bytes(),
-        }
-        image = _build(client, tag, dockerfile, files, ca, log)
+    stage = _Stage(client, _ca_bundle_bytes(ca_bundle), say, build_log or say)
+    env_image, env_hash, env_cached = _env_stage(stage, base, base_image, resolved)
+    wheel = build_server_wheel(Path(cache_dir) if cache_dir else default_cache_dir())
+    image, tag, server_cached = _server_stage(stage, env_image, env_hash, wheel, service)
     return BuiltImage(
         tag=tag,
         image_id=image.id,
         env_hash=env_hash,
-        env_tag=env_tag,
+        env_tag=_env_tag(env_hash),
         env_image_id=env_image.id,
         server_version=__version__,
         env_cached=env_cached,
         server_cached=server_cached,
         notices=resolved.notices,
     )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """What both build stages share."""
+
+    client: object
+    ca: bytes | None
+    say: Progress
+    log: Progress
+
+
+def _env_stage(stage: _Stage, base, base_image: str, resolved: ResolvedEnvironment):
+    env_hash = environment_hash(base.id, resolved)
+    tag = _env_tag(env_hash)
+    image, cached = _cached(stage.client, tag, "fleetdeploy.env_hash", env_hash)
+    if cached:
+        stage.say(f"env image {tag} is up to date (cached)")
+        return image, env_hash, True
+    stage.say(f"building env image {tag} from {base_image}")
+    dockerfile = render_template(
+        "env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(stage.ca)
+    )
+    files = {"requirements.txt": resolved.requirements_text().encode()}
+    return _build(stage, tag, dockerfile, files), env_hash, False
+
+
+def _server_stage(stage: _Stage, env_image, env_hash: str, wheel: ServerWheel, service: str):
+    template = template_text("server.Dockerfile.j2")
+    server_hash = _hash({"env": env_image.id, "server": wheel.source_hash, "template": template})
+    tag = f"fleetdeploy-{service}:{server_hash}"
+    image, cached = _cached(stage.client, tag, "fleetdeploy.server_hash", server_hash)
+    if cached:
+        stage.say(f"scoring image {tag} is up to date (cached)")
+        return image, tag, True
+    stage.say(f"building scoring image {tag}")
+    dockerfile = render_template(
+        "server.Dockerfile.j2",
+        env_image=env_image.id,
+        wheel=wheel.path.name,
+        ca_bundle=bool(stage.ca),
+        env_hash=env_hash,
+        server_version=__version__,
+        server_hash=server_hash,
+    )
+    files = {"requirements.txt": SERVE_REQUIREMENTS.read_bytes(), wheel.path.name: wheel.path.read_bytes()}
+    return _build(stage, tag, dockerfile, files), tag, False
+
+
+def _env_tag(env_hash: str) -> str:
+    return f"fleetdeploy-env:{env_hash}"
 
 
 def environment_hash(base_image_id: str, resolved: ResolvedEnvironment) -> str:
@@ -218,9 +233,10 @@ def _ca_bundle_bytes(ca_bundle: Path | None | str) -> bytes | None:
     return path.read_bytes()
 
 
-def _build(client, tag: str, dockerfile: str, files: dict[str, bytes], ca: bytes | None, log: Progress):
-    if ca:
-        files = {**files, "build-ca.pem": ca}
+def _build(stage: _Stage, tag: str, dockerfile: str, files: dict[str, bytes]):
+    client, log = stage.client, stage.log
+    if stage.ca:
+        files = {**files, "build-ca.pem": stage.ca}
     context = _context_tar({"Dockerfile": dockerfile.encode(), **files})
     step, tail = "", deque(maxlen=_TAIL_LINES)
     image_id = None
