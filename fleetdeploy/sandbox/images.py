@@ -122,11 +122,12 @@ def is_current(client: docker.DockerClient, recipe: Recipe) -> bool:
 def _ensure(client, recipe: Recipe, results: dict[str, ImageResult], progress: Progress) -> None:
     if recipe.tag in results:
         return
-    if recipe.parent is not None:
-        _ensure(client, recipe.parent, results, progress)
     if is_current(client, recipe):
+        # Its hash covers its parent's recipe, so the parent need not even exist any more.
         results[recipe.tag] = ImageResult(recipe.tag, built=False)
         return
+    if recipe.parent is not None:
+        _ensure(client, recipe.parent, results, progress)
     progress(f"building image {recipe.tag} (recipe {recipe.digest[:12]}; takes a minute or two)")
     if recipe.parent is None:
         _import_debootstrap(client, recipe)

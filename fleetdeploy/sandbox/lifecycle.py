@@ -225,7 +225,7 @@ def _check_names_free(client, plans: list[NodePlan]) -> None:
         taken += [f"volume {plan.volume}"] if _exists(client.volumes, plan.volume) else []
     if taken:
         raise SandboxConflict(
-            f"sandbox {sandbox!r} needs names already used outside fleetdeploy: {', '.join(taken)}; "
+            f"sandbox {sandbox!r} needs names that something else already uses: {', '.join(taken)}; "
             "choose another --name or remove those; nothing was created"
         )
 
@@ -240,7 +240,9 @@ def _exists(collection, name: str) -> bool:
 
 def _create(client, plans: list[NodePlan], undo: _Undo, say: Progress) -> list:
     sandbox = plans[0].sandbox
-    network = client.networks.create(network_name(sandbox), driver="bridge", labels=sandbox_labels(sandbox))
+    network = client.networks.create(
+        network_name(sandbox), driver="bridge", labels=sandbox_labels(sandbox), check_duplicate=True
+    )
     undo.add(network.remove)
     cgroups = cgroup_version(client)
     containers = []

@@ -63,3 +63,47 @@ def test_missing_recipes_are_reported_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("FLEETDEPLOY_IMAGES_DIR", str(tmp_path))
     with pytest.raises(images.EnvironmentProblem, match="FLEETDEPLOY_IMAGES_DIR"):
         node_recipe("bookworm", "absent")
+
+
+class FakeImages:
+    """Only what ensure_images reads: an image's labels by tag."""
+
+    def __init__(self, labels_by_tag):
+        self.labels_by_tag = labels_by_tag
+
+    def get(self, tag):
+        if tag not in self.labels_by_tag:
+            raise images.ImageNotFound(tag)
+        return type("Image", (), {"labels": self.labels_by_tag[tag]})()
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    built = []
+    monkeypatch.setattr(images, "_import_debootstrap", lambda _client, recipe: built.append(recipe.tag))
+    monkeypatch.setattr(images, "_build_dockerfile", lambda _client, recipe: built.append(recipe.tag))
+    return built
+
+
+def _client(*recipes, stale=()):
+    labels = {r.tag: {images.RECIPE_LABEL: r.digest} for r in recipes}
+    labels.update({tag: {images.RECIPE_LABEL: "old"} for tag in stale})
+    return type("Client", (), {"images": FakeImages(labels)})()
+
+
+def test_current_images_are_not_rebuilt_even_without_their_parent(builds):
+    client = _client(node_recipe("trixie", "absent"), python_recipe())
+    results = images.ensure_images(["trixie"], client=client)
+    assert builds == []
+    assert [(r.tag, r.built) for r in results] == [
+        ("fleetdeploy/node:trixie", False),
+        ("fleetdeploy/python:3.11-slim", False),
+    ]
+
+
+def test_a_stale_image_is_rebuilt_after_its_missing_parent(builds):
+    client = _client(python_recipe(), stale=["fleetdeploy/node:bookworm-docker"])
+    images.ensure_images(["bookworm"], docker_preinstalled=(True, False), client=client)
+    assert builds[:1] == ["fleetdeploy/debian:bookworm"]
+    assert set(builds[1:]) == {"fleetdeploy/node:bookworm-docker", "fleetdeploy/node:bookworm"}
+    assert builds.count("fleetdeploy/debian:bookworm") == 1
