@@ -2,6 +2,7 @@
 
 from fleetdeploy.image.builder import BuiltImage, ImageBuildError, build_scoring_image
 from fleetdeploy.image.environment import EnvironmentInput, ResolvedEnvironment, resolve_environment
+from fleetdeploy.image.prune import prune_saved_images, prune_scoring_images
 from fleetdeploy.image.save import SavedImage, save_image
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "ResolvedEnvironment",
     "SavedImage",
     "build_scoring_image",
+    "prune_saved_images",
+    "prune_scoring_images",
     "resolve_environment",
     "save_image",
 ]

@@ -32,6 +32,7 @@ def save_image(image: BuiltImage | str, cache_dir: Path) -> SavedImage:
         raise EnvironmentProblem(f"image {ref} is not in the local Docker engine; build it first") from None
     path = Path(cache_dir) / "images" / f"{found.id.removeprefix('sha256:')}.tar"
     if path.is_file():
+        os.utime(path)  # marks it as recently used for prune_saved_images
         return SavedImage(path, path.stat().st_size, found.id, reused=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".tar.{os.getpid()}.part")

@@ -10,7 +10,13 @@ import pytest
 import requests
 
 from fleetdeploy.errors import ConfigError
-from fleetdeploy.image import EnvironmentInput, ImageBuildError, build_scoring_image, save_image
+from fleetdeploy.image import (
+    EnvironmentInput,
+    ImageBuildError,
+    build_scoring_image,
+    prune_scoring_images,
+    save_image,
+)
 
 # The first run on a fresh machine also builds the python base image (debootstrap): minutes.
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -66,10 +72,11 @@ def built(python_base, docker_client, tmp_path_factory):
     )
     yield first, second, lines, again, cache
     # Keep this session's image for the next run's cache; drop the ones older server code made.
-    for image in docker_client.images.list(name="fleetdeploy-itest"):
-        for tag in image.tags:
-            if tag != first.tag:
-                docker_client.images.remove(tag, noprune=False)
+    removed = prune_scoring_images("itest", keep=1)
+    assert first.tag not in removed
+    assert [tag for image in docker_client.images.list(name="fleetdeploy-itest") for tag in image.tags] == [
+        first.tag
+    ]
 
 
 def test_second_build_reuses_both_images(built, docker_client):
@@ -149,9 +156,9 @@ def test_save_image_writes_the_tarball_once(built, docker_client):
         assert "manifest.json" in tar.getnames()
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == [first.tag]
-    mtime = saved.path.stat().st_mtime_ns
+    inode = saved.path.stat().st_ino
     again = save_image(first.image_id, cache)
-    assert again.reused and again.path == saved.path and saved.path.stat().st_mtime_ns == mtime
+    assert again.reused and again.path == saved.path and saved.path.stat().st_ino == inode
 
 
 def test_failed_pip_install_reports_the_step_and_pip_error(python_base, tmp_path):
