@@ -58,7 +58,8 @@ def test_request_id_is_echoed_and_logged(server):
 
 def test_request_id_is_generated_when_absent(server):
     request_id = score(server, '{"action": "echo"}').headers["x-request-id"]
-    assert re.fullmatch(r"[0-9a-f-]{36}", request_id)
+    assert re.fullmatch(r"[0-9a-f]{12}-[0-9a-f]+", request_id)
+    assert score(server, '{"action": "echo"}').headers["x-request-id"] != request_id
     _access_line(server, request_id)
 
 

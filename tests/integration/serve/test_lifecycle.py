@@ -121,10 +121,13 @@ def test_workers_share_the_port_each_running_init_once(start_server, tmp_path):
     deadline = time.monotonic() + 15
     while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    # Two slow requests at once: a busy worker does not accept, so the other one must answer.
+    # A worker busy in run() accepts nothing, so a request sent meanwhile must reach the other one.
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(requests.post, server.url + "/score",
-                               data='{"action": "sleep", "seconds": 0.8}', timeout=10) for _ in range(2)]
+        futures = []
+        for _ in range(2):
+            futures.append(pool.submit(requests.post, server.url + "/score",
+                                       data='{"action": "sleep", "seconds": 1.0}', timeout=10))
+            time.sleep(0.4)
         pids = {f.result().json()["pid"] for f in futures}
     init_pids = {int(p.name) for p in markers.iterdir()}
     assert len(pids) == 2 and pids == init_pids  # each worker ran init() exactly once
