@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-from docker.errors import BuildError, ImageNotFound
+from docker.errors import APIError, BuildError, ImageNotFound
 
 from fleetdeploy.errors import EnvironmentProblem
 
@@ -111,18 +111,14 @@ def ensure_images(
     return list(results.values())
 
 
-def is_current(client: docker.DockerClient, recipe: Recipe) -> bool:
-    try:
-        image = client.images.get(recipe.tag)
-    except ImageNotFound:
-        return False
-    return (image.labels or {}).get(RECIPE_LABEL) == recipe.digest
-
-
 def _ensure(client, recipe: Recipe, results: dict[str, ImageResult], progress: Progress) -> None:
     if recipe.tag in results:
         return
-    if is_current(client, recipe):
+    try:
+        previous = client.images.get(recipe.tag)
+    except ImageNotFound:
+        previous = None
+    if previous is not None and (previous.labels or {}).get(RECIPE_LABEL) == recipe.digest:
         # Its hash covers its parent's recipe, so the parent need not even exist any more.
         results[recipe.tag] = ImageResult(recipe.tag, built=False)
         return
@@ -134,6 +130,16 @@ def _ensure(client, recipe: Recipe, results: dict[str, ImageResult], progress: P
     else:
         _build_dockerfile(client, recipe)
     results[recipe.tag] = ImageResult(recipe.tag, built=True)
+    if previous is not None:
+        _remove_replaced(client, previous.id)
+
+
+def _remove_replaced(client, image_id: str) -> None:
+    """Free the space of the image a rebuild replaced, unless a container or another image uses it."""
+    try:
+        client.images.remove(image_id)
+    except APIError:
+        pass  # still in use; `docker image prune` frees it once it is not
 
 
 def _import_debootstrap(client, recipe: Recipe) -> None:

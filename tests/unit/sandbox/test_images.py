@@ -70,11 +70,15 @@ class FakeImages:
 
     def __init__(self, labels_by_tag):
         self.labels_by_tag = labels_by_tag
+        self.removed = []
 
     def get(self, tag):
         if tag not in self.labels_by_tag:
             raise images.ImageNotFound(tag)
-        return type("Image", (), {"labels": self.labels_by_tag[tag]})()
+        return type("Image", (), {"labels": self.labels_by_tag[tag], "id": f"sha256:{tag}"})()
+
+    def remove(self, image_id):
+        self.removed.append(image_id)
 
 
 @pytest.fixture
@@ -107,3 +111,4 @@ def test_a_stale_image_is_rebuilt_after_its_missing_parent(builds):
     assert builds[:1] == ["fleetdeploy/debian:bookworm"]
     assert set(builds[1:]) == {"fleetdeploy/node:bookworm-docker", "fleetdeploy/node:bookworm"}
     assert builds.count("fleetdeploy/debian:bookworm") == 1
+    assert client.images.removed == ["sha256:fleetdeploy/node:bookworm-docker"]  # the image it replaced
