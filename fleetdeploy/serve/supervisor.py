@@ -3,6 +3,7 @@ so the kernel hands each new connection to whichever worker is idle in accept().
 init() itself. SIGTERM is forwarded so every worker drains; a worker whose init() fails stops the
 whole server (restarting it would only fail again), any other worker death is restarted."""
 
+import ctypes
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ from fleetdeploy.serve.settings import Settings
 from fleetdeploy.serve.worker import run_worker
 
 _FATAL = (InitFailed.exit_code, EntryScriptError.exit_code)
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 _RESTART_PAUSE = 1.0  # seconds; keeps a crash-looping worker from spinning the CPU
 
 
@@ -24,9 +26,12 @@ def supervise(settings: Settings, script: EntryScript, sock: socket.socket) -> i
     workers: dict[int, int] = {}  # pid -> worker slot
     state = {"stopping": False, "exit_code": 0}
 
+    supervisor_pid = os.getpid()
+
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
+            _die_with(supervisor_pid)
             os._exit(_worker_main(settings, script, sock))
         workers[pid] = slot
         LOG.info(f"worker {slot} started", extra={"fields": {"worker_pid": pid}})
@@ -82,6 +87,17 @@ def _worker_main(settings: Settings, script: EntryScript, sock: socket.socket) -
         logging.shutdown()
         flush_logs()  # os._exit() skips atexit
     return code
+
+
+def _die_with(supervisor_pid: int) -> None:
+    """Have the kernel send this worker SIGTERM (a drain) if the supervisor dies, even by SIGKILL:
+    orphaned workers would keep serving an old release on the port."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return  # not Linux: orphans are then possible, as with most pre-fork servers
+    if os.getppid() != supervisor_pid:  # it died before prctl() took effect
+        os._exit(1)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -32,8 +32,9 @@ class Server:
         command = [sys.executable, "-m", "fleetdeploy", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                    *args]
         with open(log_path, "wb") as log:
+            # Its own session, so that teardown can end the server and any worker it forked.
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                            env={**os.environ, **(env or {})})
+                                            env={**os.environ, **(env or {})}, start_new_session=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -63,6 +64,13 @@ class Server:
     def wait_exit(self, timeout: float = 30.0) -> int:
         return self.process.wait(timeout=timeout)
 
+    def kill_all(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -81,9 +89,7 @@ def start_server(tmp_path):
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill_all()
 
 
 @pytest.fixture(scope="session")

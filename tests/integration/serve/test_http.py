@@ -24,7 +24,10 @@ def server(tmp_path_factory):
     server.model_dir = model_dir
     server.wait_until("/ready")
     yield server
-    assert server.stop() == 0
+    try:
+        assert server.stop() == 0
+    finally:
+        server.kill_all()
 
 
 def score(server, body, **kwargs):

@@ -153,3 +153,18 @@ def test_swagger_for_input_schema_decorated_run(start_server):
     body_schema = swagger["paths"]["/score"]["post"]["parameters"][0]["schema"]
     assert body_schema["properties"]["values"]["type"] == "array"
     assert swagger["paths"]["/score"]["post"]["responses"]["200"]["schema"]["type"] == "object"
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--workers", "2"])
+    server.wait_until("/ready")
+    server.process.kill()  # SIGKILL: no chance to forward anything
+    server.process.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            requests.get(server.url + "/", timeout=1)
+        except requests.ConnectionError:
+            return  # the workers drained and closed the port
+        time.sleep(0.1)
+    pytest.fail(f"workers still answer on {server.url} after their supervisor was killed")
