@@ -7,16 +7,16 @@ and tmpfs on /run give systemd and an inner dockerd what they need.
 
 from __future__ import annotations
 
-from fleetdeploy.sandbox.plan import NodePlan, network_name
+from fleetdeploy.sandbox.plan import STATE_LABEL, NodePlan, network_name
 
 
-def run_options(node: NodePlan, cgroup_version: int) -> dict:
+def run_options(node: NodePlan, cgroup_version: int, state_folder: str) -> dict:
     """Keyword arguments for docker's `containers.create` for one node."""
     options = {
         "image": node.image,
         "name": node.container,
         "hostname": node.container,
-        "labels": node.labels,
+        "labels": {**node.labels, STATE_LABEL: state_folder},
         "detach": True,
         "network": network_name(node.sandbox),
         # Only ever on the loopback address: the host reaches nodes through 127.0.0.1 and nothing else.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -23,6 +24,7 @@ from fleetdeploy.sandbox.plan import (
     NODE_LABEL,
     RELEASE_LABEL,
     SANDBOX_LABEL,
+    STATE_LABEL,
     NodePlan,
     check_name,
     network_name,
@@ -106,7 +108,7 @@ def up(
     undo = _Undo()
     paths = state_paths(name)
     try:
-        containers = _create(client, plans, undo, say)
+        containers = _create(client, plans, paths, undo, say)
         for container in containers:
             _wait_ready(container, ready_timeout, say)
         made = [_node(c) for c in containers]
@@ -134,6 +136,7 @@ def down(name: str, client: docker.DockerClient | None = None) -> Removed:
     try:
         # Containers first: a network or volume in use cannot be removed.
         containers = client.containers.list(all=True, filters=labels)
+        folders = {state_paths(name).folder, *(_state_folder(name, c) for c in containers)}
         for container in containers:
             container.remove(force=True, v=True)
         networks = client.networks.list(filters=labels)
@@ -146,11 +149,11 @@ def down(name: str, client: docker.DockerClient | None = None) -> Removed:
         raise EnvironmentProblem(
             f"sandbox {name!r}: Docker refused a removal: {exc}; run down again"
         ) from exc
-    folder = remove_state(state_paths(name))
-    if not (containers or networks or volumes or folder):
+    removed_folders = [folder for folder in folders if remove_state(StatePaths(folder))]
+    if not (containers or networks or volumes or removed_folders):
         known = ", ".join(sandbox_names(client)) or "none"
         raise SandboxNotFound(f"no sandbox named {name!r} (existing sandboxes: {known}); nothing was removed")
-    return Removed(len(containers), len(volumes), len(networks), folder)
+    return Removed(len(containers), len(volumes), len(networks), bool(removed_folders))
 
 
 def sandbox_names(client: docker.DockerClient | None = None) -> list[str]:
@@ -179,9 +182,17 @@ def find(name: str, client: docker.DockerClient | None = None) -> Sandbox | None
 
 def _sandbox(name: str, containers: list) -> Sandbox:
     containers = sorted(containers, key=lambda c: int(c.labels[NODE_LABEL].removeprefix("node")))
-    return Sandbox(
-        name, tuple(_node(c) for c in containers), state_paths(name), tuple(c.status for c in containers)
-    )
+    paths = StatePaths(_state_folder(name, containers[0]))
+    return Sandbox(name, tuple(_node(c) for c in containers), paths, tuple(c.status for c in containers))
+
+
+def _state_folder(name: str, container) -> Path:
+    """Where `up` wrote this sandbox's files. Only a folder that looks like one is trusted from a label,
+    since `down` deletes it."""
+    labelled = Path(container.labels.get(STATE_LABEL) or state_paths(name).folder)
+    if labelled.parts[-2:] != ("sandboxes", name):
+        return state_paths(name).folder
+    return labelled
 
 
 def _node(container) -> Node:
@@ -238,7 +249,7 @@ def _exists(collection, name: str) -> bool:
     return True
 
 
-def _create(client, plans: list[NodePlan], undo: _Undo, say: Progress) -> list:
+def _create(client, plans: list[NodePlan], paths: StatePaths, undo: _Undo, say: Progress) -> list:
     sandbox = plans[0].sandbox
     network = client.networks.create(
         network_name(sandbox), driver="bridge", labels=sandbox_labels(sandbox), check_duplicate=True
@@ -250,7 +261,7 @@ def _create(client, plans: list[NodePlan], undo: _Undo, say: Progress) -> list:
         say(f"starting {plan.container} ({plan.image})")
         volume = client.volumes.create(plan.volume, labels=plan.labels)
         undo.add(lambda v=volume: v.remove(force=True))
-        container = client.containers.create(**run_options(plan, cgroups))
+        container = client.containers.create(**run_options(plan, cgroups, str(paths.folder)))
         undo.add(lambda c=container: c.remove(force=True, v=True))
         _start(container, plan)
         container.reload()

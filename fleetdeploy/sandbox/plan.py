@@ -17,6 +17,7 @@ SANDBOX_LABEL = "fleetdeploy.sandbox"
 NODE_LABEL = "fleetdeploy.node"
 RELEASE_LABEL = "fleetdeploy.release"
 DOCKER_LABEL = "fleetdeploy.docker"
+STATE_LABEL = "fleetdeploy.state"  # the sandbox's state folder, whatever FLEETDEPLOY_HOME `list` runs with
 SSH_PORT = 22
 SCORING_PORT = 6789
 MAX_NODES = 20

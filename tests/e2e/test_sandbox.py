@@ -24,12 +24,13 @@ ANSIBLE = Path(sys.executable).with_name("ansible")
 LABEL = "fleetdeploy.sandbox"
 
 
-def cli(*args, timeout=300):
+def cli(*args, timeout=300, **env):
     return subprocess.run(
         [sys.executable, "-m", "fleetdeploy", "sandbox", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env},
         check=False,
     )
 
@@ -83,8 +84,9 @@ def test_lifecycle_two_nodes(docker_engine, sandbox_home, sandbox_images, sessio
             "trixie": {"node2"},
         }
 
-        listed = cli("list")
-        assert listed.returncode == 0 and name in listed.stdout and "trixie" in listed.stdout
+        listed = cli("list", FLEETDEPLOY_HOME=str(sandbox_home / "elsewhere"))
+        assert listed.returncode == 0 and f"{name}  inventory: {inventory}" in listed.stdout
+        assert "trixie" in listed.stdout
 
         pong = ansible(inventory, "-m", "ping", "-o")
         assert pong.returncode == 0, pong.stdout + pong.stderr
@@ -106,7 +108,8 @@ def test_lifecycle_two_nodes(docker_engine, sandbox_home, sandbox_images, sessio
         }
         _docker_installs_and_serves_on_the_scoring_port(inventory, nodes)
     finally:
-        down = cli("down", "--name", name)
+        # From another FLEETDEPLOY_HOME: the nodes' labels say where the state folder is.
+        down = cli("down", "--name", name, FLEETDEPLOY_HOME=str(sandbox_home / "elsewhere"))
     assert down.returncode == 0, down.stderr
     assert leftovers(docker_engine, name) == []
     assert not (sandbox_home / "sandboxes" / name).exists()
