@@ -16,6 +16,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fleetdeploy.paths import data_home
 from fleetdeploy.sandbox.plan import SCORING_PORT, SSH_PORT
 
 
@@ -59,15 +60,8 @@ class StatePaths:
         return self.folder / "known_hosts"
 
 
-def fleetdeploy_home() -> Path:
-    if os.environ.get("FLEETDEPLOY_HOME"):
-        return Path(os.environ["FLEETDEPLOY_HOME"])
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "fleetdeploy"
-
-
 def state_paths(sandbox: str) -> StatePaths:
-    return StatePaths(fleetdeploy_home() / "sandboxes" / sandbox)
+    return StatePaths(data_home() / "sandboxes" / sandbox)
 
 
 def new_keypair() -> tuple[bytes, str]:
