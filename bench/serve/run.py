@@ -7,7 +7,7 @@ people's load over both), and each figure is the median of the rounds. Bounded: 
 
     .venv/bin/python bench/serve/run.py [--rounds 3] [--duration 5]
 
-Sets up what it needs: trains the model into a temporary folder, creates bench/.venv-azml with
+Sets up what it needs: trains the model into a temporary folder, creates bench/serve/.venv-azml with
 azureml-inference-server-http and the project's numpy/scikit-learn versions (first run only).
 """
 
@@ -30,8 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MNIST = REPO / "examples" / "mnist"
-AZML_VENV = REPO / "bench" / ".venv-azml"
-RESULTS = REPO / "bench" / "results"
+AZML_VENV = REPO / "bench" / "serve" / ".venv-azml"
+RESULTS = REPO / "bench" / "serve" / "results"
 SERVER_CORE, LOAD_CORE = "0", "1"
 CONCURRENCY = (1, 8, 64)
 
@@ -87,7 +87,7 @@ def main():
         report = table(samples, inprocess, load_before, load_after, args)
         print(report)
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "serve-latest.txt").write_text(report + "\n")
+        (RESULTS / "latest.txt").write_text(report + "\n")
     finally:
         for process in servers:
             process.terminate()
