@@ -9,7 +9,7 @@ import requests
 
 from tests.integration.serve.conftest import SCRIPTS, Server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
 @pytest.fixture(scope="module")

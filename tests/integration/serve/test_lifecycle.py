@@ -12,7 +12,7 @@ import requests
 
 from tests.integration.serve.conftest import MNIST, SCRIPTS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SEED_PORT = 6789  # the seed's client posts to http://localhost:6789/score and must run unmodified
 

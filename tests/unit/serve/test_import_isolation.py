@@ -21,3 +21,11 @@ def test_serve_path_imports_no_controller_dependency():
     leaked = [name for name in CONTROLLER_ONLY if name in modules]
     assert leaked == [], f"the scoring server imports controller dependencies: {leaked}"
     assert "uvicorn" in modules  # the check itself works: the server's own deps are there
+
+
+def test_the_cli_that_runs_serve_imports_no_controller_dependency():
+    # `fleetdeploy serve` goes through fleetdeploy.cli, which registers every command: controller
+    # commands must import their dependencies lazily, inside the command.
+    modules = imported_after("import fleetdeploy.cli")
+    leaked = [name for name in CONTROLLER_ONLY if name in modules]
+    assert leaked == [], f"`fleetdeploy serve` imports controller dependencies through fleetdeploy.cli: {leaked}"
