@@ -27,6 +27,11 @@ def _console():
     return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
+def _say(console):
+    # Build and pip output holds brackets that rich would read as markup.
+    return lambda line: console.print(f"  {line}", markup=False)
+
+
 @click.command()
 @_inventory_arg
 @_spec_opt
@@ -58,6 +63,6 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
-    plan = workflow.plan(inventory, spec_path, limit=limit, say=lambda line: console.print(f"  {line}"))
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console))
     rendered = workflow.render(plan, output)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
 from fleetdeploy.deploy.variables import role_variables
-from fleetdeploy.inventory import Inventory, load_inventory
+from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.paths import data_home
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
@@ -42,12 +42,21 @@ class Plan:
     variables: dict
 
 
-def plan(inventory_path: Path, spec_path: Path, *, limit: str | None, say: Say) -> Plan:
+def plan(
+    inventory_path: Path, spec_path: Path, *, limit: str | None, say: Say, build_log: Say | None = None
+) -> Plan:
     spec = load_spec(spec_path)
     inventory = load_inventory(inventory_path, limit=limit)
     run_dir = new_run_dir(spec.service)
     say(f"preparing release of {spec.service} for {len(inventory.hosts)} node(s)")
-    prepared = prepare_release(spec, run_dir, say=say)
+    with open(run_dir / "build.log", "a") as log:
+        # Docker's build output is kept with the run; the caller may also show it (-v).
+        def keep(line: str) -> None:
+            log.write(line.rstrip("\n") + "\n")
+            if build_log:
+                build_log(line)
+
+        prepared = prepare_release(spec, run_dir, say=say, build_log=keep)
     variables = role_variables(spec, prepared)
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
 
@@ -56,7 +65,9 @@ def render(plan_: Plan, out_dir: Path | None = None) -> RenderedProject:
     from fleetdeploy.render import render_project
 
     target = out_dir or plan_.run_dir
-    return render_project(target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK)
+    return render_project(
+        target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK
+    )
 
 
 def execute(
@@ -78,7 +89,26 @@ def execute(
         cancel=cancel,
     )
     prune_runs(plan_.run_dir.parent)
-    return result
+    return with_probes(result, plan_)
+
+
+def with_probes(result: RunResult, plan_: Plan) -> RunResult:
+    """Each deployed node asked directly from here: the release it really serves (/version) and the
+    latency of the sample request, timed on the controller (Ansible's uri module counts whole seconds)."""
+    from fleetdeploy.health import probe_fleet
+
+    deployed = {name for name, host in result.hosts.items() if host.succeeded}
+    urls = {
+        host.name: scoring_url(host, plan_.spec.port) for host in plan_.inventory if host.name in deployed
+    }
+    probes = probe_fleet(
+        urls, plan_.spec.health.sample_request_body(), timeout=plan_.spec.health.request_timeout
+    )
+    hosts = dict(result.hosts)
+    for name, probe in probes.items():
+        report = {**hosts[name].report, "release": probe.release, "score_latency_ms": probe.score_latency_ms}
+        hosts[name] = replace(hosts[name], report=report)
+    return replace(result, hosts=hosts)
 
 
 def new_run_dir(service: str) -> Path:

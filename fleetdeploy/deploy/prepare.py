@@ -44,13 +44,17 @@ def container_settings(spec: Spec) -> dict:
     }
 
 
-def prepare_release(spec: Spec, work_dir: Path, *, say: Say = print) -> PreparedRelease:
+def prepare_release(
+    spec: Spec, work_dir: Path, *, say: Say = print, build_log: Say | None = None
+) -> PreparedRelease:
+    """`say` gets one line per stage; `build_log` gets Docker's own build output (default: `say`)."""
     env = spec.environment
     image = build_scoring_image(
         EnvironmentInput(pip=env.pip, conda=env.conda),
         base_image=env.base_image,
         service=spec.service,
         progress=say,
+        build_log=build_log,
         cache_dir=cache_home(),
     )
     archive = None if spec.registry else save_image(image, cache_home())
