@@ -18,3 +18,6 @@ unit: bootstrap
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
+
+clean-sandboxes: bootstrap
+	$(VENV)/bin/fleetdeploy sandbox down --all

@@ -1,5 +1,29 @@
 #!/usr/bin/env bash
+# The main job on the built-in local fleet: a 3-node sandbox (Debian bookworm and trixie, one node
+# without Docker so the role installs it), the example model deployed with `fleetdeploy apply`, and a
+# prediction from every node. The sandbox stays up afterwards for you to explore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FD=.venv/bin/fleetdeploy
+SANDBOX=${SANDBOX:-demo}
+
 ./scripts/make-example.sh
-echo "demo: not wired yet"
+./scripts/build-images.sh
+
+echo "==> starting sandbox '$SANDBOX' (3 nodes)"
+$FD sandbox down --name "$SANDBOX" >/dev/null 2>&1 || true
+inventory=$($FD sandbox up --name "$SANDBOX" --nodes 3 --distro bookworm,trixie --docker absent,preinstalled | tail -n 1)
+
+echo "==> fleetdeploy apply $inventory"
+(cd examples/mnist && "../../$FD" apply "$inventory")
+
+echo "==> a prediction from every node (the seed's request: a handwritten '2')"
+.venv/bin/python scripts/predict_each_node.py "$inventory" examples/mnist/sample_request.json
+
+cat <<MSG
+
+The fleet is still running. Try:
+  $FD sandbox list
+  $FD apply $inventory -f examples/mnist/fleetdeploy.yml     # again: changes nothing
+  $FD sandbox down --name $SANDBOX
+MSG
