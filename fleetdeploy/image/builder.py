@@ -34,6 +34,7 @@ from fleetdeploy.image.environment import (
 )
 from fleetdeploy.image.server_wheel import SERVE_REQUIREMENTS, ServerWheel, build_server_wheel
 from fleetdeploy.image.templating import render_template, template_text
+from fleetdeploy.paths import cache_home
 
 Progress = Callable[[str], None]
 _TAIL_LINES = 25
@@ -88,7 +89,7 @@ def build_scoring_image(
         check_python(resolved, _python_version(client, base), base_image=base_image, source=env.source)
     stage = _Stage(client, _ca_bundle_bytes(ca_bundle), say, build_log or say)
     env_image, env_hash, env_cached = _env_stage(stage, base, base_image, resolved)
-    wheel = build_server_wheel(Path(cache_dir) if cache_dir else default_cache_dir())
+    wheel = build_server_wheel(Path(cache_dir) if cache_dir else cache_home())
     image, tag, server_cached = _server_stage(stage, env_image, env_hash, wheel, service)
     return BuiltImage(
         tag=tag,
@@ -162,13 +163,6 @@ def environment_hash(base_image_id: str, resolved: ResolvedEnvironment) -> str:
             "template": template_text("env.Dockerfile.j2"),
         }
     )
-
-
-def default_cache_dir() -> Path:
-    import os
-
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "fleetdeploy"
 
 
 def _hash(payload: dict) -> str:
