@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
 from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
+from fleetdeploy.image.prune import prune_saved_images
 from fleetdeploy.paths import cache_home
 from fleetdeploy.spec.model import Spec
 
@@ -58,6 +59,9 @@ def prepare_release(
         cache_dir=cache_home(),
     )
     archive = None if spec.registry else save_image(image, cache_home())
+    # Tarballs are hundreds of MB each and only the current one is needed to deploy; keep a few
+    # recent ones so switching back and forth between releases does not re-save.
+    prune_saved_images(cache_home(), keep=3)
     staged = stage_artifacts(
         [ModelInput(m.name, m.version, m.path) for m in spec.models],
         spec.entry_script.source_dir,
