@@ -1,0 +1,91 @@
+"""The spec-to-roles mapping against the roles' own argument specs: every required option is given,
+nothing is passed that no role declares, and values have the types the roles declare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fleetdeploy.artifacts import ModelInput, stage_artifacts
+from fleetdeploy.deploy.prepare import PreparedRelease, container_settings
+from fleetdeploy.deploy.variables import role_variables
+from fleetdeploy.image import BuiltImage, SavedImage
+from fleetdeploy.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "mnist"
+TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+
+
+def role_options() -> dict[str, dict]:
+    options = {}
+    for spec_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
+        for entry in yaml.safe_load(spec_file.read_text())["argument_specs"].values():
+            options.update(entry.get("options", {}))
+    return options
+
+
+@pytest.fixture
+def variables(tmp_path):
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    spec_text = (EXAMPLE / "fleetdeploy.yml").read_text().replace("model/sklearn_mnist_model.pkl", str(model))
+    spec_file = tmp_path / "fleetdeploy.yml"
+    spec_file.write_text(spec_text)
+    for name in ("score.py", "requirements.txt", "sample_request.json"):
+        (tmp_path / name).write_bytes((EXAMPLE / name).read_bytes())
+    spec = load_spec(spec_file)
+    staged = stage_artifacts(
+        [ModelInput(m.name, m.version, m.path) for m in spec.models],
+        spec.entry_script.source_dir,
+        spec.entry_script.path,
+        tmp_path / "run" / "staged",
+        exclude=(spec_file,),
+    )
+    image = BuiltImage(
+        "fleetdeploy-mnist:abc",
+        "sha256:" + "1" * 64,
+        "e" * 16,
+        "fleetdeploy-env:e",
+        "sha256:2",
+        "0.1.0",
+        True,
+        True,
+    )
+    archive = SavedImage(tmp_path / "image.tar", 10, image.image_id, reused=False)
+    prepared = PreparedRelease("0123456789ab", image, archive, staged, container_settings(spec))
+    return role_variables(spec, prepared)
+
+
+def test_every_required_role_option_is_given(variables):
+    missing = [
+        name for name, option in role_options().items() if option.get("required") and name not in variables
+    ]
+    assert missing == []
+
+
+def test_nothing_is_passed_that_no_role_declares(variables):
+    declared = role_options()
+    undeclared = [name for name in variables if name.startswith("fleet_") and name not in declared]
+    assert undeclared == []
+
+
+def test_values_have_the_declared_types(variables):
+    declared = role_options()
+    wrong = {
+        name: type(value).__name__
+        for name, value in variables.items()
+        if name in declared and not isinstance(value, TYPES.get(declared[name].get("type", "str"), object))
+    }
+    assert wrong == {}
+
+
+def test_sample_request_and_model_layout_reach_the_roles(variables):
+    assert variables["fleet_verify_sample_request"].startswith('{"data": [[')
+    assert variables["fleet_verify_expected_response"] == "[2]"
+    assert variables["fleet_service_models"] == [{"name": "sklearn_mnist", "version": "1"}]
+    (model,) = variables["fleet_artifacts_models"]
+    assert [entry["path"] for entry in model["files"]] == ["model.pkl"]
+    assert (variables["fleet_service_memory"], variables["fleet_service_cpus"]) == (str(1024**3), 1.0)
