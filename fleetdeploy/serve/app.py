@@ -141,7 +141,7 @@ class ScoringApp:
 
     async def _read_body(self, receive, content_length) -> bytes:
         limit = self.settings.max_body
-        if content_length is not None and int(content_length) > limit:
+        if content_length is not None and content_length.isdigit() and int(content_length) > limit:
             raise _too_large(int(content_length), limit)
         message = await receive()
         body = message.get("body", b"")

@@ -27,7 +27,10 @@ class _Output:
         self._stream = io.BufferedWriter(io.FileIO(os.dup(2), "w"), buffer_size=64 * 1024)
         self._lock = threading.Lock()
         self._start_flusher()
-        os.register_at_fork(after_in_child=self._start_flusher)  # threads do not survive fork()
+        # Across fork(): flush first (else parent and child would both write what was buffered) and
+        # hold the lock so the child's copy is not left locked by a thread that does not exist there.
+        os.register_at_fork(before=self._before_fork, after_in_parent=self._lock.release,
+                            after_in_child=self._after_fork_in_child)
         atexit.register(self.flush)
 
     def write(self, line: str, flush: bool = False) -> None:
@@ -42,6 +45,17 @@ class _Output:
                 self._stream.flush()
             except (OSError, ValueError):
                 pass  # stderr closed (the container is going away); nothing better to do
+
+    def _before_fork(self) -> None:
+        self._lock.acquire()
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _after_fork_in_child(self) -> None:
+        self._lock.release()
+        self._start_flusher()  # threads do not survive fork()
 
     def _start_flusher(self) -> None:
         def loop():

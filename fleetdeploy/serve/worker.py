@@ -42,7 +42,7 @@ def run_worker(settings: Settings, script: EntryScript, sock: socket.socket) -> 
         access_log=False,
         log_config=None,
         server_header=False,
-        timeout_graceful_shutdown=settings.drain_timeout or None,
+        timeout_graceful_shutdown=settings.drain_timeout,
     )
     server = uvicorn.Server(config)
     outcome = {"exit_code": 0}
