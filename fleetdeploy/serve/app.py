@@ -8,9 +8,10 @@ import os
 import time
 from dataclasses import dataclass
 
+from fleetdeploy.serve import rawhttp
 from fleetdeploy.serve.logs import LOG, log_access
 from fleetdeploy.serve.metrics import Metrics
-from fleetdeploy.serve.scoring import BadRequest, RunFailed, ScoreError, Scorer
+from fleetdeploy.serve.scoring import BadRequest, RunFailed, ScoreError, Scorer, encode_result
 from fleetdeploy.serve.settings import Settings
 
 JSON = b"application/json"
@@ -130,6 +131,8 @@ class ScoringApp:
         if not self.readiness.ready:
             return error(503, f"not ready: {self.readiness.reason}")
         headers = _header_dict(scope["headers"]) if self.scorer.script.takes_headers else None
+        if self.scorer.script.rawhttp:
+            return await self._score_raw(scope, receive, content_length, headers)
         if scope["method"] == "GET":
             return Response(200, self.scorer.score_query(scope["query_string"].decode("latin-1"), headers))
         body = await self._read_body(receive, content_length)
@@ -138,6 +141,13 @@ class ScoringApp:
         except UnicodeDecodeError as exc:
             raise BadRequest(f"the body is not UTF-8 text (byte {body[exc.start]:#04x} at offset {exc.start})")
         return Response(200, self.scorer.score(text, headers))
+
+    async def _score_raw(self, scope, receive, content_length, headers) -> Response:
+        body = await self._read_body(receive, content_length)
+        result = self.scorer.score_raw(rawhttp.flask_request(scope, body), headers)
+        if rawhttp.is_response(result):
+            return Response(*rawhttp.unpack_response(result))
+        return Response(200, encode_result(result))
 
     async def _read_body(self, receive, content_length) -> bytes:
         limit = self.settings.max_body

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from fleetdeploy.serve.errors import EntryScriptError
+from fleetdeploy.serve.rawhttp import provide_azure_modules, rawhttp_requested
 
 _AZURE_CONTRACT = "Azure ML entry scripts define init() and run(raw_data)"
 
@@ -25,6 +26,7 @@ class EntryScript:
     data_param: str  # the parameter that receives the body (first one that is not request_headers)
     takes_headers: bool
     schema_params: tuple[inspect.Parameter, ...] | None  # set when @input_schema-decorated
+    rawhttp: bool = False  # @rawhttp: run() gets the Flask request and may return a Flask response
 
 
 def load_entry_script(path: Path, app_root: Path) -> EntryScript:
@@ -44,6 +46,9 @@ def load_entry_script(path: Path, app_root: Path) -> EntryScript:
     data_params = [p for p in params if p.name != "request_headers"]
     if not data_params:
         raise EntryScriptError(f"{path}: run() takes no argument for the request data ({_AZURE_CONTRACT})")
+    schema_decorated, raw = _schema_decorated(run), rawhttp_requested()
+    if schema_decorated and raw:
+        raise EntryScriptError(f"{path}: run() cannot be decorated with both @rawhttp and @input_schema")
     return EntryScript(
         path=path,
         module=module,
@@ -51,7 +56,8 @@ def load_entry_script(path: Path, app_root: Path) -> EntryScript:
         run=run,
         data_param=data_params[0].name,
         takes_headers=takes_headers,
-        schema_params=tuple(data_params) if _schema_decorated(run) else None,
+        schema_params=tuple(data_params) if schema_decorated else None,
+        rawhttp=raw,
     )
 
 
@@ -66,6 +72,7 @@ def _import(path: Path, app_root: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise EntryScriptError(f"{path}: cannot be imported as a Python module (is it a .py file?)")
     module = importlib.util.module_from_spec(spec)
+    provide_azure_modules(path.read_text(errors="replace"))
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -79,6 +79,11 @@ class Scorer:
             kwargs = self._schema_arguments(params)
         return encode_result(self._call(kwargs, headers))
 
+    def score_raw(self, request, headers: Mapping[str, str] | None = None) -> object:
+        """@rawhttp: run(flask_request); the result is returned as is (a response object, or anything
+        encode_result() takes)."""
+        return self._call({self.script.data_param: request}, headers)
+
     def _schema_arguments(self, values: dict) -> dict:
         kwargs = {}
         for param in self.script.schema_params:

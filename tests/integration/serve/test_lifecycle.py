@@ -168,3 +168,18 @@ def test_workers_do_not_outlive_a_killed_supervisor(start_server):
             return  # the workers drained and closed the port
         time.sleep(0.1)
     pytest.fail(f"workers still answer on {server.url} after their supervisor was killed")
+
+
+def test_rawhttp_script_gets_the_request_and_returns_its_own_response(start_server):
+    pytest.importorskip("flask")
+    server = start_server(["--entry-script", SCRIPTS / "raw_score.py"],
+                          env={"PYTHONPATH": str(SCRIPTS / "fake_azure")})
+    server.wait_until("/ready")
+    payload = bytes(range(256))  # binary, not UTF-8: a @rawhttp script takes any bytes
+    response = requests.post(server.url + "/score", data=payload, timeout=5)
+    assert response.status_code == 201, response.text
+    assert response.content == payload[::-1]
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["x-bytes"] == "256" and "x-request-id" in response.headers
+    answer = requests.get(server.url + "/score", params={"q": "cat"}, headers={"X-Agent": "probe"}, timeout=5)
+    assert answer.json() == {"query": "cat", "agent": "probe"}
