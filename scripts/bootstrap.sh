@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io debootstrap wrk openssh-client make rsync)
+APT_PACKAGES=(docker.io debootstrap wrk openssh-client make rsync docker-registry)
 
 missing_apt_packages() {
   local pkg

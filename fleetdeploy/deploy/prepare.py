@@ -7,12 +7,13 @@ tell "already running this" from "needs a change" without sending anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
 from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
 from fleetdeploy.image.prune import prune_saved_images
+from fleetdeploy.image.push import push_image
 from fleetdeploy.paths import cache_home
 from fleetdeploy.spec.model import Spec
 
@@ -58,10 +59,13 @@ def prepare_release(
         build_log=build_log,
         cache_dir=cache_home(),
     )
-    archive = None if spec.registry else save_image(image, cache_home())
-    # Tarballs are hundreds of MB each and only the current one is needed to deploy; keep a few
-    # recent ones so switching back and forth between releases does not re-save.
-    prune_saved_images(cache_home(), keep=3)
+    if spec.registry:
+        image, archive = replace(image, tag=push_image(image, spec.registry, say=say)), None
+    else:
+        archive = save_image(image, cache_home())
+        # Tarballs are hundreds of MB each and only the current one is needed to deploy; keep a few
+        # recent ones so switching back and forth between releases does not re-save.
+        prune_saved_images(cache_home(), keep=3)
     staged = stage_artifacts(
         [ModelInput(m.name, m.version, m.path) for m in spec.models],
         spec.entry_script.source_dir,
