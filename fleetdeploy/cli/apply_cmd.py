@@ -63,6 +63,6 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
-    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console))
-    rendered = workflow.render(plan, output)
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output)
+    rendered = workflow.render(plan)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")

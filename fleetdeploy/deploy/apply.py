@@ -43,11 +43,23 @@ class Plan:
 
 
 def plan(
-    inventory_path: Path, spec_path: Path, *, limit: str | None, say: Say, build_log: Say | None = None
+    inventory_path: Path,
+    spec_path: Path,
+    *,
+    limit: str | None,
+    say: Say,
+    build_log: Say | None = None,
+    run_dir: Path | None = None,
 ) -> Plan:
+    """Everything short of touching a node. `run_dir` defaults to a new folder under the data home;
+    `render -o DIR` passes DIR, so the project and the files it ships stay together."""
     spec = load_spec(spec_path)
     inventory = load_inventory(inventory_path, limit=limit)
-    run_dir = new_run_dir(spec.service)
+    if run_dir is None:
+        run_dir = new_run_dir(spec.service)
+    else:
+        run_dir = Path(run_dir).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
     say(f"preparing release of {spec.service} for {len(inventory.hosts)} node(s)")
     with open(run_dir / "build.log", "a") as log:
         # Docker's build output is kept with the run; the caller may also show it (-v).

@@ -6,10 +6,12 @@ share one fleet: each builds on the state the one before left."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
 
@@ -84,15 +86,28 @@ def test_score_change_ships_only_the_script(fleet, project, docker_engine):
         assert "prediction: [2]" in seed_client(project, node)
 
 
-def test_render_writes_a_project_plain_ansible_playbook_runs(fleet, project, tmp_path):
+def test_rendered_project_runs_with_plain_ansible_playbook_to_the_same_result(fleet, project, tmp_path):
     out = tmp_path / "rendered"
     result = fleetdeploy("render", fleet.inventory, "-f", project / "fleetdeploy.yml", "-o", out)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (out / "project" / "deploy.yml").is_file() or (
-        out / "project" / "playbooks" / "deploy.yml"
-    ).is_file()
-    readme = next(out.rglob("README*"), None)
-    assert readme is not None
-    inventory_files = list((out / "inventory").iterdir())
-    assert inventory_files
-    yaml.safe_load((out / "env" / "extravars").read_text())
+    assert (out / "project" / "README.md").is_file()
+    vars_file = out / "project" / "vars" / "fleetdeploy.yml"
+    assert str(out.resolve()) in vars_file.read_text(), "the shipped files must live in the rendered folder"
+    played = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "playbooks/deploy.yml",
+            "-e",
+            "@vars/fleetdeploy.yml",
+        ],
+        cwd=out / "project",
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
+    recap = played.stdout[played.stdout.index("PLAY RECAP") :]
+    for node in fleet.nodes:
+        line = next(line for line in recap.splitlines() if line.startswith(node.host))
+        assert "changed=0" in line and "failed=0" in line and "unreachable=0" in line, recap
