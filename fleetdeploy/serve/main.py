@@ -20,7 +20,13 @@ def serve(settings: Settings) -> int:
     metrics_dir = None
     if settings.workers > 1:
         # Must be set before prometheus_client is first imported (it picks its value store then).
-        metrics_dir = tempfile.mkdtemp(prefix="fleetdeploy-metrics-")
+        try:
+            metrics_dir = tempfile.mkdtemp(prefix="fleetdeploy-metrics-")
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"--workers {settings.workers} needs a writable temporary folder for the workers' metrics "
+                f"({tempfile.gettempdir()}: {exc.strerror}); set TMPDIR to one (a tmpfs in read-only containers)"
+            ) from None
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         # Imported once here, before any fork: a broken script is refused before the port is taken,
