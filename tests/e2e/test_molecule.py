@@ -1,9 +1,10 @@
 """Each role's molecule scenario (molecule/<role>/) on the sandbox node images: create, prepare,
 converge, idempotence (changed=0), side effects, verify, destroy.
 
-Measured on this machine (2 shared cores): fleet_docker ~95 s (apt installs docker.io from Debian's
-mirror), fleet_artifacts ~70 s, fleet_image ~170 s, fleet_service ~SVC s, fleet_verify ~VER s. Together
-they take several minutes, so they run only when asked: FLEETDEPLOY_MOLECULE=1 (or `-k molecule` with it).
+Measured on this machine (2 cores shared with other builds, load ~7): fleet_docker 95 s (apt installs
+docker.io from Debian's mirror), fleet_artifacts 67 s, fleet_image 171 s, fleet_service 292 s,
+fleet_verify 177 s: about 13 minutes together, too long for every `make test`, so they run only when
+asked: FLEETDEPLOY_MOLECULE=1.
 """
 
 import os
