@@ -30,13 +30,15 @@ def test_seed_client_scores_a_two_with_container_style_env(start_server, mnist_m
     assert server.stop() == 0
 
 
-def test_not_ready_while_init_runs_but_alive(start_server):
-    server = start_server(["--entry-script", SCRIPTS / "toolbox.py"], env={"TOOLBOX_INIT_DELAY": "2"})
+def test_not_ready_while_init_runs_but_alive(start_server, tmp_path):
+    gate = tmp_path / "init-may-finish"
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py"], env={"TOOLBOX_INIT_GATE": str(gate)})
     server.wait_until("/")
     ready = requests.get(server.url + "/ready", timeout=5)
     assert ready.status_code == 503 and ready.json()["reason"] == "init() has not finished yet"
     response = requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5)
     assert response.status_code == 503 and "not ready" in response.json()["message"]
+    gate.touch()
     server.wait_until("/ready", timeout=15)
     assert requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5).status_code == 200
 
@@ -96,13 +98,14 @@ def test_port_in_use_is_a_clear_error(start_server):
     assert f"cannot listen on 127.0.0.1:{first.port}" in second.log()
 
 
-def test_sigterm_finishes_in_flight_requests_then_exits_0(start_server):
+def test_sigterm_finishes_in_flight_requests_then_exits_0(start_server, tmp_path):
     server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--drain-timeout", "10"])
     server.wait_until("/ready")
+    started = tmp_path / "run-started"
+    body = json.dumps({"action": "sleep", "seconds": 1.5, "started": str(started)})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        in_flight = pool.submit(requests.post, server.url + "/score",
-                                data='{"action": "sleep", "seconds": 1.5}', timeout=10)
-        time.sleep(0.5)
+        in_flight = pool.submit(requests.post, server.url + "/score", data=body, timeout=10)
+        wait_for_file(started)
         server.process.send_signal(signal.SIGTERM)
         response = in_flight.result()
     assert response.status_code == 200 and response.json()["slept"] == 1.5
@@ -117,17 +120,18 @@ def test_workers_share_the_port_each_running_init_once(start_server, tmp_path):
     server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--workers", "2"],
                           env={"TOOLBOX_MARKERS": str(markers)})
     server.wait_until("/ready")
-    server.wait_for_log("init() finished", timeout=15)
     deadline = time.monotonic() + 15
-    while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:
+    while server.log().count("init() finished") < 2:  # both workers ready, not just the first
+        assert time.monotonic() < deadline, server.log()
         time.sleep(0.05)
     # A worker busy in run() accepts nothing, so a request sent meanwhile must reach the other one.
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         futures = []
-        for _ in range(2):
-            futures.append(pool.submit(requests.post, server.url + "/score",
-                                       data='{"action": "sleep", "seconds": 1.0}', timeout=10))
-            time.sleep(0.4)
+        for number in range(2):
+            started = tmp_path / f"run-{number}-started"
+            body = json.dumps({"action": "sleep", "seconds": 0.5, "started": str(started)})
+            futures.append(pool.submit(requests.post, server.url + "/score", data=body, timeout=10))
+            wait_for_file(started)
         pids = {f.result().json()["pid"] for f in futures}
     init_pids = {int(p.name) for p in markers.iterdir()}
     assert len(pids) == 2 and pids == init_pids  # each worker ran init() exactly once
@@ -183,3 +187,10 @@ def test_rawhttp_script_gets_the_request_and_returns_its_own_response(start_serv
     assert response.headers["x-bytes"] == "256" and "x-request-id" in response.headers
     answer = requests.get(server.url + "/score", params={"q": "cat"}, headers={"X-Agent": "probe"}, timeout=5)
     assert answer.json() == {"query": "cat", "agent": "probe"}
+
+
+def wait_for_file(path, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout}s"
+        time.sleep(0.02)

@@ -1,6 +1,6 @@
 """An entry script whose run() does what the request asks, to exercise the server's behaviours.
-Env: TOOLBOX_MARKERS (folder: init() drops a file named after its pid), TOOLBOX_INIT_DELAY (seconds),
-TOOLBOX_INIT_FAIL (init() raises)."""
+Env: TOOLBOX_MARKERS (folder: init() drops a file named after its pid), TOOLBOX_INIT_GATE (init() waits
+until this file exists), TOOLBOX_INIT_FAIL (init() raises)."""
 
 import json
 import os
@@ -13,7 +13,9 @@ def init():
     markers = os.environ.get("TOOLBOX_MARKERS")
     if markers:
         open(os.path.join(markers, str(os.getpid())), "w").close()
-    time.sleep(float(os.environ.get("TOOLBOX_INIT_DELAY", "0")))
+    gate = os.environ.get("TOOLBOX_INIT_GATE")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.02)
     if os.environ.get("TOOLBOX_INIT_FAIL"):
         raise RuntimeError("cannot unpickle model.pkl: truncated file")
 
@@ -26,6 +28,8 @@ def run(raw_data, request_headers):
     if action == "raise":
         raise ValueError("expected 784 pixels, got 3")
     if action == "sleep":
+        if "started" in request:  # lets a test know run() is under way before it acts
+            open(request["started"], "w").close()
         time.sleep(request["seconds"])
         return {"slept": request["seconds"], "pid": os.getpid()}
     if action == "numpy":
