@@ -16,6 +16,9 @@ test: bootstrap
 unit: bootstrap
 	$(VENV)/bin/pytest tests/unit -q
 
+bench-serve: bootstrap
+	$(PY) bench/serve/run.py
+
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
 
