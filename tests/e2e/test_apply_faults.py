@@ -4,6 +4,7 @@ still deploy, the exit code is non-zero, and a node that served before keeps ser
 from __future__ import annotations
 
 import socket
+import subprocess
 
 import pytest
 import yaml
@@ -75,7 +76,9 @@ def test_unreachable_host_is_named_and_the_others_still_deploy(fleet, deployed, 
 
 def test_sudo_refused_is_a_clear_failure(fleet, deployed, tmp_path, docker_engine):
     node = fleet.nodes[1]
-    public_key = fleet.paths.private_key.with_suffix(".pub").read_text().strip()
+    public_key = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(fleet.paths.private_key)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     node_exec(
         docker_engine,
         node,
