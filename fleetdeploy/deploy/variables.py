@@ -54,7 +54,8 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_entry_script": staged.entry_script,
         "fleet_service_port": spec.port,
         "fleet_service_cpus": spec.resources.cpus or 0,
-        "fleet_service_memory": str(spec.resources.memory or ""),  # bytes; docker_container reads plain numbers so
+        # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
+        "fleet_service_memory": str(spec.resources.memory or ""),
         "fleet_service_device_requests": spec.resources.device_requests(),
         "fleet_service_workers": spec.server.workers,
         "fleet_service_timeout": int(spec.server.timeout),
