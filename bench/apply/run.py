@@ -1,0 +1,453 @@
+"""Benchmark: `fleetdeploy apply` against plain `ansible-playbook` running the project `fleetdeploy render`
+writes, on sandbox fleets of 1, 3 and 6 nodes; and the bytes each node receives per deploy.
+
+For each fleet size N, two fresh sandboxes (nodes with Docker preinstalled, bookworm and trixie
+alternating, so apt mirror speed stays out of the figures):
+
+    fleet A: fleetdeploy apply (cold), apply again (no-op), ansible-playbook on the rendered project
+             (no-op), then a score.py-only change deployed with apply
+    fleet B: ansible-playbook on a rendered project (cold)
+
+Wall time of each run comes from the real CLI and the real ansible-playbook, each started as a process
+with fresh SSH connections (a private ControlPath folder per run). The bytes sent to a node are its
+eth0 rx_bytes before and after a run (SSH and Ansible's own module traffic included). No-op runs are
+checked to change nothing, and a run that deploys another release than expected stops the benchmark
+(someone changing the scoring server mid-run would otherwise silently turn a no-op into a deploy).
+
+    .venv/bin/python bench/apply/run.py [--nodes 1,3,6] [--budget-minutes 25] [--absent-row]
+
+Bounded: before each fleet size it predicts the time from the previous one and stops when the budget
+would be exceeded, printing the command for what was left out. Writes bench/apply/results/latest.txt.
+Everything it makes (sandboxes, FLEETDEPLOY_HOME, the image tarball cache) lives in a temporary folder
+or is labelled with the sandbox name, and is removed at the end, also on failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "mnist"
+RESULTS = REPO / "bench" / "apply" / "results"
+VENV_BIN = REPO / ".venv" / "bin"
+DISTROS = ("bookworm", "trixie")
+RUN_TIMEOUT = 1800  # seconds; one run that takes longer is a failure, not a figure
+MB = 1e6
+
+
+@dataclass
+class Run:
+    """One timed run of one tool on one fleet."""
+
+    tool: str  # "fleetdeploy" | "ansible-playbook"
+    case: str  # "cold" | "no-op" | "score.py"
+    nodes: int
+    seconds: float
+    rx_bytes: dict[str, int]  # node -> bytes received during the run
+    changed: int  # tasks reported changed, all nodes together
+    load: tuple[float, float]  # 1-minute load average before, after
+    playbook_seconds: float | None = None  # fleetdeploy only: the playbook's own span in its job events
+
+    @property
+    def mb_per_node(self) -> float:
+        return sum(self.rx_bytes.values()) / len(self.rx_bytes) / MB
+
+    @property
+    def mb_max(self) -> float:
+        return max(self.rx_bytes.values()) / MB
+
+
+@dataclass
+class Bench:
+    work: Path
+    env: dict
+    runs: list[Run] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def log(self, name: str) -> Path:
+        return self.work / "logs" / f"{len(self.runs) + 1:02d}-{name}.log"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="1,3,6", help="comma list of fleet sizes (default 1,3,6)")
+    parser.add_argument("--budget-minutes", type=float, default=25.0, help="stop before exceeding this")
+    parser.add_argument(
+        "--noop-rounds", type=int, default=3, help="no-op runs per tool, interleaved; the median counts"
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep every run's output in /tmp")
+    parser.add_argument(
+        "--absent-row", action="store_true", help="also time a cold apply on 1 node without Docker (apt)"
+    )
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
+    if not sizes or any(n < 1 or n > 20 for n in sizes):
+        sys.exit(f"bench: --nodes {args.nodes!r}: give fleet sizes between 1 and 20, e.g. 1,3,6")
+
+    subprocess.run([REPO / "scripts" / "make-example.sh"], check=True)
+    work = Path(tempfile.mkdtemp(prefix="fleetdeploy-bench-apply-"))
+    (work / "logs").mkdir()
+    # A private FLEETDEPLOY_HOME (sandbox state, run folders) and image cache: other people's applies on
+    # this machine prune the shared tarball cache, which would pull a rendered project's tarball away.
+    os.environ["FLEETDEPLOY_HOME"] = str(work / "home")
+    os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    bench = Bench(work, env)
+    started, load_start = time.monotonic(), os.getloadavg()
+    failed = True
+    skipped: list[int] = []
+    try:
+        previous: tuple[int, float] | None = None
+        for n in sizes:
+            elapsed = time.monotonic() - started
+            if previous and elapsed + previous[1] * n / previous[0] > args.budget_minutes * 60:
+                skipped = sizes[sizes.index(n) :]
+                break
+            size_started = time.monotonic()
+            measure_size(bench, n, max(args.noop_rounds, 1))
+            previous = (n, time.monotonic() - size_started)
+        if args.absent_row and not skipped:
+            measure_absent(bench)
+        failed = False
+    finally:
+        report = table(bench, load_start, os.getloadavg(), time.monotonic() - started, skipped, args)
+        print(report)
+        if bench.runs:
+            RESULTS.mkdir(exist_ok=True)
+            names = ["failed.txt"] if failed else ["latest.txt", f"nodes-{'-'.join(map(str, sizes))}.txt"]
+            for name in names:
+                (RESULTS / name).write_text(report + "\n")
+        if failed or args.keep_logs:
+            print(f"bench: logs kept in {work / 'logs'}", file=sys.stderr)
+            for sub in ("home", "cache", "projects"):
+                shutil.rmtree(work / sub, ignore_errors=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_size(bench: Bench, n: int, noop_rounds: int) -> None:
+    tag = secrets.token_hex(2)
+    project = copy_example(bench.work / "projects" / f"{n}-a")
+    with sandbox(f"bench-{n}-{tag}a", n, "preinstalled") as fleet_a:
+        # Untimed: builds the scoring image if needed and saves its tarball, so the timed runs below
+        # measure deploying, as any repeated apply would; the build is docs/image.md's subject.
+        rendered = render(bench, fleet_a, project, f"{n}-a")
+        cold = apply(bench, fleet_a, project, "cold")
+        # Other people's load on the shared cores moves single no-op figures by tens of percent: the
+        # two tools take turns (fd ap, ap fd, ...) and the median of each is reported.
+        for round_number in range(noop_rounds):
+            order = ("fd", "ap") if round_number % 2 == 0 else ("ap", "fd")
+            for tool in order:
+                if tool == "fd":
+                    noop = apply(bench, fleet_a, project, "no-op")
+                    if noop.release != cold.release:
+                        raise SystemExit(
+                            "bench: the release changed between applies (scoring server edited?)"
+                        )
+                else:
+                    noop = ansible_playbook(bench, fleet_a, rendered, "no-op")
+                if noop.changed:
+                    raise SystemExit(
+                        f"bench: a no-op {noop.tool} on {n} node(s) changed {noop.changed} task(s)"
+                    )
+        script = project / "score.py"
+        script.write_text(script.read_text() + "\n# bench: a comment, a new release of the code only\n")
+        apply(bench, fleet_a, project, "score.py")
+    pristine = copy_example(bench.work / "projects" / f"{n}-b")
+    with sandbox(f"bench-{n}-{tag}b", n, "preinstalled") as fleet_b:
+        rendered_b = render(bench, fleet_b, pristine, f"{n}-b")
+        if rendered_b.release != cold.release:
+            raise SystemExit("bench: fleet B renders another release than fleet A got (sources edited?)")
+        ansible_playbook(bench, fleet_b, rendered_b, "cold")
+
+
+def measure_absent(bench: Bench) -> None:
+    project = copy_example(bench.work / "projects" / "absent")
+    with sandbox(f"bench-1-{secrets.token_hex(2)}x", 1, "absent") as fleet:
+        run = apply(bench, fleet, project, "cold, Docker absent")
+    bench.notes.append(
+        f"cold apply on 1 node without Docker (installs docker.io from deb.debian.org): {run.seconds:.1f} s, "
+        f"{run.mb_per_node:.0f} MB received (apt downloads included)"
+    )
+
+
+@contextlib.contextmanager
+def sandbox(name: str, nodes: int, docker: str):
+    """A sandbox for the `with` block, removed afterwards whatever happens."""
+    from fleetdeploy.sandbox import lifecycle
+
+    print(f"bench: sandbox {name}: {nodes} node(s), Docker {docker}", file=sys.stderr)
+    try:
+        yield lifecycle.up(
+            name,
+            nodes=nodes,
+            distros=DISTROS,
+            docker_modes=(docker,),
+            progress=lambda line: print(f"  [{name}] {line}", file=sys.stderr),
+        )
+    finally:
+        if lifecycle.find(name) is not None:
+            lifecycle.down(name)
+
+
+@dataclass
+class Rendered:
+    folder: Path
+    release: str
+
+
+@dataclass
+class ApplyRun(Run):
+    release: str = ""
+
+
+def copy_example(dest: Path) -> Path:
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def render(bench: Bench, fleet, project: Path, label: str) -> Rendered:
+    out = bench.work / "rendered" / label
+    done = timed(
+        bench,
+        [VENV_BIN / "fleetdeploy", "render", fleet.inventory, "-f", project / "fleetdeploy.yml", "-o", out],
+        f"render-{label}",
+        cwd=project,
+    )[0]
+    text = (out / "project" / "vars" / "fleetdeploy.yml").read_text()
+    found = re.search(r"^fleetdeploy_release:\s*['\"]?([0-9a-f]{12})", text, re.MULTILINE)
+    if not found:
+        raise SystemExit(f"bench: no release id in {out}/project/vars/fleetdeploy.yml")
+    archive = re.search(r"^fleet_image_archive:\s*['\"]?([^'\"\n]+)", text, re.MULTILINE)
+    size = f"; image tarball {Path(archive.group(1)).stat().st_size / MB:.0f} MB" if archive else ""
+    bench.notes.append(f"render ({label}, untimed setup): {done:.1f} s{size}")
+    return Rendered(out, found.group(1))
+
+
+def apply(bench: Bench, fleet, project: Path, case: str) -> ApplyRun:
+    command = [VENV_BIN / "fleetdeploy", "apply", fleet.inventory, "-f", project / "fleetdeploy.yml"]
+    log = bench.log(f"apply-{len(fleet.nodes)}-{case.split(',')[0]}")
+    before, load = rx_bytes(fleet), os.getloadavg()[0]
+    seconds, output = timed(bench, command, log.stem, cwd=project)
+    after = rx_bytes(fleet)
+    release = re.search(r"^release (\w+) ->", output, re.MULTILINE)
+    run_folder = re.search(r"run folder (\S+)", output)
+    if not (release and run_folder):
+        raise SystemExit(f"bench: apply printed no release/run folder; see {log}")
+    changed, span = changes_and_span(Path(run_folder.group(1)))
+    run = ApplyRun(
+        "fleetdeploy",
+        case,
+        len(fleet.nodes),
+        seconds,
+        {h: after[h] - before[h] for h in after},
+        changed,
+        (load, os.getloadavg()[0]),
+        playbook_seconds=span,
+        release=release.group(1),
+    )
+    bench.runs.append(run)
+    return run
+
+
+def ansible_playbook(bench: Bench, fleet, rendered: Rendered, case: str) -> Run:
+    # As the rendered README says: from project/, with its ansible.cfg and the vars file.
+    command = [VENV_BIN / "ansible-playbook", "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"]
+    before, load = rx_bytes(fleet), os.getloadavg()[0]
+    seconds, output = timed(
+        bench,
+        command,
+        bench.log(f"ansible-playbook-{len(fleet.nodes)}-{case}").stem,
+        cwd=rendered.folder / "project",
+    )
+    after = rx_bytes(fleet)
+    run = Run(
+        "ansible-playbook",
+        case,
+        len(fleet.nodes),
+        seconds,
+        {h: after[h] - before[h] for h in after},
+        sum(int(c) for c in re.findall(r"\bchanged=(\d+)", output)),
+        (load, os.getloadavg()[0]),
+    )
+    bench.runs.append(run)
+    return run
+
+
+def timed(bench: Bench, command: list, label: str, *, cwd: Path) -> tuple[float, str]:
+    """Run a command to completion; its wall time and output. Each run gets its own SSH ControlPath
+    folder, so no run starts on connections an earlier one left open (ControlPersist)."""
+    log = bench.work / "logs" / f"{label}.log"
+    control = bench.work / "cp" / label
+    control.mkdir(parents=True)
+    env = {**bench.env, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)}
+    print(f"bench: {label}", file=sys.stderr)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(c) for c in command],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    seconds = time.perf_counter() - start
+    log.write_text(f"$ {' '.join(map(str, command))}\n{done.stdout}\n{done.stderr}")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
+        raise SystemExit(
+            f"bench: {label} exited {done.returncode} after {seconds:.0f} s:\n{tail}\n(log: {log})"
+        )
+    print(f"bench: {label}: {seconds:.1f} s", file=sys.stderr)
+    return seconds, done.stdout
+
+
+def rx_bytes(fleet) -> dict[str, int]:
+    """Bytes each node's eth0 has received so far: everything the controller sent it over SSH."""
+    from fleetdeploy.dockerhost import docker_client
+
+    client = docker_client()
+    counts = {}
+    for node in fleet.nodes:
+        code, out = client.containers.get(node.container).exec_run(
+            ["cat", "/sys/class/net/eth0/statistics/rx_bytes"]
+        )
+        if code != 0:
+            raise SystemExit(
+                f"bench: cannot read rx_bytes in {node.container}: {out.decode(errors='replace')}"
+            )
+        counts[node.host] = int(out)
+    return counts
+
+
+def changes_and_span(run_folder: Path) -> tuple[int, float | None]:
+    """From ansible-runner's job events of one apply: the tasks that reported a change (all hosts), and
+    the seconds from the playbook's start to its stats, the part plain ansible-playbook also does."""
+    changed, stamps = 0, {}
+    for path in run_folder.glob("artifacts/*/job_events/*.json"):
+        event = json.loads(path.read_text())
+        kind = event.get("event")
+        if kind == "runner_on_ok" and event.get("event_data", {}).get("res", {}).get("changed"):
+            changed += 1
+        if kind in ("playbook_on_start", "playbook_on_stats"):
+            stamps[kind] = datetime.fromisoformat(event["created"])
+    if len(stamps) < 2:
+        return changed, None
+    return changed, (stamps["playbook_on_stats"] - stamps["playbook_on_start"]).total_seconds()
+
+
+def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int], args) -> str:
+    def runs(tool: str, case: str, n: int) -> list[Run]:
+        return [r for r in bench.runs if (r.tool, r.case, r.nodes) == (tool, case, n)]
+
+    def median(values: list[float]) -> float | None:
+        return statistics.median(values) if values else None
+
+    def secs(tool: str, case: str, n: int) -> float | None:
+        return median([r.seconds for r in runs(tool, case, n)])
+
+    def col(value: float | None, width: int = 7) -> str:
+        return f"{value:{width}.1f}" if value is not None else " " * (width - 1) + "-"
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:5.2f}x" if a and b else "     -"
+
+    def mb(tool: str, case: str, n: int) -> str:
+        found = runs(tool, case, n)
+        if not found:
+            return "-"
+        return f"{median([r.mb_per_node for r in found]):.2f} ({max(r.mb_max for r in found):.2f})"
+
+    def outside(n: int) -> float | None:
+        """fleetdeploy's own seconds around the playbook (plan, runner start, probes), no-op median."""
+        return median(
+            [r.seconds - r.playbook_seconds for r in runs("fleetdeploy", "no-op", n) if r.playbook_seconds]
+        )
+
+    sizes = sorted({r.nodes for r in bench.runs})
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"fleetdeploy apply vs plain ansible-playbook on sandbox fleets ({stamp})",
+        "$ .venv/bin/python bench/apply/run.py " + " ".join(sys.argv[1:]),
+        "nodes: Docker preinstalled, bookworm/trixie alternating; each run with fresh SSH connections;",
+        "the scoring image was built and its tarball saved before timing (untimed `fleetdeploy render`)",
+        (
+            f"load average (1/5/15 min) at start {fmt_load(load_start)}, at end {fmt_load(load_end)} "
+            f"(2 cores, shared); {elapsed / 60:.1f} min in all"
+        ),
+        "",
+        "wall seconds  fd cold  ap cold  ratio   fd no-op  ap no-op  ratio   fd around playbook  fd score.py",
+    ]
+    for n in sizes:
+        fd_cold, ap_cold = secs("fleetdeploy", "cold", n), secs("ansible-playbook", "cold", n)
+        fd_noop, ap_noop = secs("fleetdeploy", "no-op", n), secs("ansible-playbook", "no-op", n)
+        lines.append(
+            f"{n} node(s)    {col(fd_cold)}  {col(ap_cold)}  {ratio(fd_cold, ap_cold)}  "
+            f"{col(fd_noop, 8)}  {col(ap_noop, 8)}  {ratio(fd_noop, ap_noop)}  {col(outside(n), 18)}  "
+            f"{col(secs('fleetdeploy', 'score.py', n), 11)}"
+        )
+    lines += [
+        "",
+        "MB received per node, median (max)  first deploy fd  first deploy ap  score.py only  no change fd  ap",
+    ]
+    for n in sizes:
+        lines.append(
+            f"{n} node(s)                          {mb('fleetdeploy', 'cold', n):>15}  "
+            f"{mb('ansible-playbook', 'cold', n):>15}  {mb('fleetdeploy', 'score.py', n):>13}  "
+            f"{mb('fleetdeploy', 'no-op', n):>12}  {mb('ansible-playbook', 'no-op', n)}"
+        )
+    lines += [
+        "",
+        "every run (tool, case, nodes, seconds [playbook span], MB/node, changed tasks, 1-min load before -> after):",
+    ]
+    for r in bench.runs:
+        span = f"[{r.playbook_seconds:6.1f}]" if r.playbook_seconds else " " * 8
+        lines.append(
+            f"  {r.tool:16} {r.case:20} {r.nodes}  {r.seconds:7.1f} s {span}  {r.mb_per_node:8.2f} MB  "
+            f"changed {r.changed:3}  load {r.load[0]:.2f} -> {r.load[1]:.2f}"
+        )
+    lines += [f"  {note}" for note in bench.notes]
+    lines += [
+        "",
+        "fd = fleetdeploy apply (the CLI: plan, release check, render, ansible-runner, /version and /score",
+        "probes); ap = ansible-playbook playbooks/deploy.yml -e @vars/fleetdeploy.yml in the rendered",
+        "project/. cold = first deploy to fresh nodes (fd on fleet A, ap on fleet B); no-op = the same",
+        "release again on fleet A (wall seconds: median of the interleaved rounds); score.py = one comment",
+        "appended to the entry script. fd around playbook = fd no-op wall time minus the playbook's span in",
+        "its job events. MB = the node's eth0 rx_bytes during the run: SSH (compressed, Ansible's default",
+        "ssh -C), Ansible's module payloads and the data.",
+    ]
+    if skipped:
+        lines += [
+            "",
+            (
+                f"not measured (the {args.budget_minutes:g}-minute budget would be exceeded): "
+                f"{','.join(map(str, skipped))} node(s); run them with"
+            ),
+            f"  .venv/bin/python bench/apply/run.py --nodes {','.join(map(str, skipped))}",
+        ]
+    return "\n".join(lines)
+
+
+def fmt_load(load) -> str:
+    return "/".join(f"{x:.2f}" for x in load)
+
+
+if __name__ == "__main__":
+    main()
