@@ -22,6 +22,8 @@ import click
 @click.option("--sample-request", help="body run() must answer before /ready [env FLEETDEPLOY_SAMPLE_REQUEST]")
 @click.option("--drain-timeout", type=float,
               help="seconds in-flight requests get after SIGTERM [env FLEETDEPLOY_DRAIN_TIMEOUT, default 30]")
+@click.option("--http", type=click.Choice(["uvicorn", "granian"], case_sensitive=False),
+              help="HTTP server under the app [env FLEETDEPLOY_HTTP, default uvicorn]")
 def serve(**flags):
     """Serve an entry script's init()/run() at POST /score (Azure ML's contract)."""
     from fleetdeploy.serve.main import serve as run_server

@@ -1,6 +1,11 @@
-"""The HTTP surface, as a bare ASGI application (no framework: the per-request budget is tens of
-microseconds). run() is called on the event loop's thread on purpose: one worker scores one request at
-a time, as Azure ML's server does, without a thread hop per request; workers add parallelism."""
+"""The HTTP surface: routing, readiness, scoring, errors, request ids, metrics and the access log, written
+once for both HTTP servers. No framework: the per-request budget is tens of microseconds. asgi.py
+(uvicorn) and rsgi.py (granian) are thin adapters that turn their server's request into a `Request` and
+send the `Response` back.
+
+run() is called on the event loop's thread on purpose (both servers run the loop on the worker's main
+thread): one worker scores one request at a time, as Azure ML's server does, without a thread hop per
+request, and the SIGALRM scoring timeout works; workers add parallelism."""
 
 import itertools
 import json
@@ -14,8 +19,8 @@ from fleetdeploy.serve.metrics import Metrics
 from fleetdeploy.serve.scoring import BadRequest, RunFailed, ScoreError, Scorer, encode_result
 from fleetdeploy.serve.settings import Settings
 
-JSON = b"application/json"
-TEXT = b"text/plain; charset=utf-8"
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
 
 
 class RequestIds:
@@ -31,7 +36,7 @@ class RequestIds:
         return f"{self._prefix}-{next(self._counter):x}"
 
 
-_request_ids = RequestIds()
+new_request_id = RequestIds().next
 
 
 class PayloadTooLarge(ScoreError):
@@ -39,7 +44,7 @@ class PayloadTooLarge(ScoreError):
 
 
 class ClientGone(Exception):
-    pass
+    """The client closed the connection before its body arrived: nothing can be answered."""
 
 
 class Readiness:
@@ -54,12 +59,38 @@ class Readiness:
         self.ready = ready
 
 
+class Request:
+    """One request as the app sees it. Adapters fill the fields and implement the methods; headers and
+    server details are methods because only some requests need them (run(request_headers), @rawhttp)."""
+
+    __slots__ = ("content_length", "method", "path", "query_string", "request_id")
+
+    def __init__(self, method: str, path: str, query_string: str, content_length: str | None, request_id: str):
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.content_length = content_length  # the Content-Length header as sent, or None
+        self.request_id = request_id
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole body; PayloadTooLarge past `limit` bytes, ClientGone if the client left."""
+        raise NotImplementedError
+
+    def header_items(self) -> list[tuple[str, str]]:
+        """(lower-case name, value) pairs, repeated headers repeated."""
+        raise NotImplementedError
+
+    def server(self) -> tuple[str, int, str, str]:
+        """(host, port, http version, scheme) the request came in on (for @rawhttp's Flask request)."""
+        raise NotImplementedError
+
+
 @dataclass
 class Response:
     status: int
     body: bytes
-    content_type: bytes = JSON
-    headers: tuple = ()
+    content_type: str = JSON
+    headers: tuple = ()  # (name, value) str pairs beyond content-type, content-length, x-request-id
 
 
 def error(status: int, message: str, headers: tuple = ()) -> Response:
@@ -83,134 +114,93 @@ class ScoringApp:
             "/swagger.json": (("GET",), self._swagger),
         }
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return  # lifespan events are switched off in the uvicorn config
-        started = time.perf_counter()
-        request_id = content_length = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                request_id = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = value
-        if not request_id:
-            request_id = _request_ids.next()
-        path, method = scope["path"], scope["method"]
-        route = self._routes.get(path)
+    async def respond(self, request: Request) -> Response | None:
+        """The response to send, or None when the client is gone. Call finished() once it is sent."""
         self.metrics.request_started()
-        response = None
+        path, method = request.path, request.method
+        route = self._routes.get(path)
         try:
             if route is None:
-                response = error(404, f"no such path: {path} (scoring is at POST /score)")
-            elif method not in route[0]:
+                return error(404, f"no such path: {path} (scoring is at POST /score)")
+            if method not in route[0]:
                 allow = ", ".join(route[0])
-                response = error(405, f"{method} is not allowed on {path} (allowed: {allow})",
-                                 ((b"allow", allow.encode()),))
-            else:
-                response = await route[1](scope, receive, content_length, request_id)
+                return error(405, f"{method} is not allowed on {path} (allowed: {allow})", (("allow", allow),))
+            return await route[1](request)
         except ClientGone:
-            response = Response(499, b"")  # nothing can be sent; counted and logged as nginx does
-            return
+            return None
         except ScoreError as exc:
-            response = error(exc.status, exc.message)
             if isinstance(exc, RunFailed):
-                LOG.error("run() failed", exc_info=exc.__cause__, extra={"fields": {"request_id": request_id}})
+                LOG.error("run() failed", exc_info=exc.__cause__, extra={"fields": {"request_id": request.request_id}})
+            return error(exc.status, exc.message)
         except Exception:  # noqa: BLE001  (a server bug must still answer, and be logged)
-            LOG.exception("unexpected server error", extra={"fields": {"request_id": request_id}})
-            response = error(500, "internal server error (see the server log for this request id)")
-        finally:
-            if response is not None and response.status != 499:
-                await _send(send, response, request_id, method == "HEAD")
-            if response is not None:
-                elapsed = time.perf_counter() - started
-                endpoint = path if route is not None else "other"
-                self.metrics.request_finished(endpoint, response.status, elapsed)
-                log_access(method, path, response.status, elapsed * 1000, len(response.body), request_id)
+            LOG.exception("unexpected server error", extra={"fields": {"request_id": request.request_id}})
+            return error(500, "internal server error (see the server log for this request id)")
 
-    async def _score(self, scope, receive, content_length, request_id) -> Response:
+    def finished(self, request: Request, response: Response | None, started: float) -> None:
+        """Metrics and the access line; a client that left is counted and logged as 499, as nginx does."""
+        status, size = (response.status, len(response.body)) if response is not None else (499, 0)
+        elapsed = time.perf_counter() - started
+        endpoint = request.path if request.path in self._routes else "other"
+        self.metrics.request_finished(endpoint, status, elapsed)
+        log_access(request.method, request.path, status, elapsed * 1000, size, request.request_id)
+
+    async def _score(self, request: Request) -> Response:
         if not self.readiness.ready:
             return error(503, f"not ready: {self.readiness.reason}")
-        headers = _header_dict(scope["headers"]) if self.scorer.script.takes_headers else None
+        headers = _header_dict(request.header_items()) if self.scorer.script.takes_headers else None
         if self.scorer.script.rawhttp:
-            return await self._score_raw(scope, receive, content_length, headers)
-        if scope["method"] == "GET":
-            return Response(200, self.scorer.score_query(scope["query_string"].decode("latin-1"), headers))
-        body = await self._read_body(receive, content_length)
+            return await self._score_raw(request, headers)
+        if request.method == "GET":
+            return Response(200, self.scorer.score_query(request.query_string, headers))
+        body = await self._read_body(request)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest(f"the body is not UTF-8 text (byte {body[exc.start]:#04x} at offset {exc.start})")
         return Response(200, self.scorer.score(text, headers))
 
-    async def _score_raw(self, scope, receive, content_length, headers) -> Response:
-        body = await self._read_body(receive, content_length)
-        result = self.scorer.score_raw(rawhttp.flask_request(scope, body), headers)
+    async def _score_raw(self, request: Request, headers) -> Response:
+        body = await self._read_body(request)
+        result = self.scorer.score_raw(rawhttp.flask_request(request, body), headers)
         if rawhttp.is_response(result):
             return Response(*rawhttp.unpack_response(result))
         return Response(200, encode_result(result))
 
-    async def _read_body(self, receive, content_length) -> bytes:
-        limit = self.settings.max_body
-        if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise _too_large(int(content_length), limit)
-        message = await receive()
-        body = message.get("body", b"")
-        if len(body) > limit:  # chunked: uvicorn may hand over everything received so far at once
-            raise _too_large(len(body), limit)
-        if not message.get("more_body"):
-            return body  # the common case: the whole body arrived in one piece
-        chunks, size = [body], len(body)
-        while message.get("more_body"):
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
+    async def _read_body(self, request: Request) -> bytes:
+        limit, declared = self.settings.max_body, request.content_length
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large(int(declared), limit)  # refused before reading a byte of it
+        return await request.read_body(limit)
 
-    async def _liveness(self, *_):
+    async def _liveness(self, _):
         return Response(200, b"Healthy", TEXT)
 
-    async def _ready(self, *_):
+    async def _ready(self, _):
         if self.readiness.ready:
             return Response(200, b'{"ready": true}')
         return Response(503, json.dumps({"ready": False, "reason": self.readiness.reason}).encode())
 
-    async def _metrics(self, *_):
-        return Response(200, self.metrics.render(), self.metrics.content_type.encode())
+    async def _metrics(self, _):
+        return Response(200, self.metrics.render(), self.metrics.content_type)
 
-    async def _version(self, *_):
+    async def _version(self, _):
         if self.identity is None:
             return error(503, "still computing the hashes of the model files")
         return Response(200, self.identity)
 
-    async def _swagger(self, *_):
+    async def _swagger(self, _):
         if self.swagger is None:
             return error(404, "no swagger.json: run() is not decorated with inference-schema's "
                               "@input_schema/@output_schema (or inference-schema is not installed)")
         return Response(200, self.swagger)
 
 
-async def _send(send, response: Response, request_id: str, head: bool) -> None:
-    headers = [
-        (b"content-type", response.content_type),
-        (b"content-length", str(len(response.body)).encode()),
-        (b"x-request-id", request_id.encode("latin-1")),
-        *response.headers,
-    ]
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else response.body})
-
-
-def _header_dict(raw_headers) -> dict[str, str]:
+def _header_dict(items) -> dict[str, str]:
     # Azure ML passes dict(flask.request.headers): Title-Cased names ("X-Request-Id").
-    return {name.decode("latin-1").title(): value.decode("latin-1") for name, value in raw_headers}
+    return {name.title(): value for name, value in items}
 
 
-def _too_large(size: int, limit: int) -> PayloadTooLarge:
+def too_large(size: int, limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the body is {size} bytes, over the limit of {limit} bytes (raise it with --max-body or FLEETDEPLOY_MAX_BODY)"
     )

@@ -28,19 +28,21 @@ def serve(settings: Settings) -> int:
                 f"({tempfile.gettempdir()}: {exc.strerror}); set TMPDIR to one (a tmpfs in read-only containers)"
             ) from None
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # Only now: prometheus_client (imported by the worker module) picks its value store on import.
+    from fleetdeploy.serve.worker import http_server, run_worker
+
     try:
-        # Imported once here, before any fork: a broken script is refused before the port is taken,
-        # and workers share the imported modules' memory.
+        # Imported once here, before any fork: a broken script or a missing HTTP server is refused before
+        # the port is taken, and workers share the imported modules' memory.
+        http_server(settings.http)
         script = load_entry_script(settings.entry_script, settings.app_root)
         sock = listen(settings.host, settings.port)
         LOG.info(
             f"serving {settings.entry_script} on http://{settings.host}:{settings.port} "
-            f"with {settings.workers} worker(s)",
+            f"with {settings.workers} worker(s) on {settings.http}",
             extra={"fields": {"service": settings.service, "release": settings.release, "pid": os.getpid()}},
         )
         if settings.workers == 1:
-            from fleetdeploy.serve.worker import run_worker
-
             code = run_worker(settings, script, sock)
         else:
             from fleetdeploy.serve.supervisor import supervise

@@ -32,32 +32,32 @@ def rawhttp_requested() -> bool:
     return any(getattr(sys.modules.get(name), "_rawHttpRequested", False) for name in _AZURE_MODULES)
 
 
-def flask_request(scope: dict, body: bytes):
-    """A Flask request built from the ASGI scope, as Azure passes `flask.request` to run()."""
+def flask_request(request, body: bytes):
+    """A Flask request built from the app's Request (app.py), as Azure passes `flask.request` to run()."""
     import io
 
     from flask import Request
 
-    server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
+    host, port, http_version, scheme = request.server()
     environ = {
-        "REQUEST_METHOD": scope["method"],
+        "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": scope["path"],
-        "QUERY_STRING": scope["query_string"].decode("latin-1"),
-        "SERVER_NAME": str(server_host),
-        "SERVER_PORT": str(server_port),
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "PATH_INFO": request.path,
+        "QUERY_STRING": request.query_string,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": f"HTTP/{http_version}",
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.url_scheme": scheme,
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1").upper().replace("-", "_"), raw_value.decode("latin-1")
+    for raw_name, value in request.header_items():
+        name = raw_name.upper().replace("-", "_")
         if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             environ[name] = value
         else:
@@ -70,12 +70,12 @@ def is_response(result: object) -> bool:
     return hasattr(result, "get_data") and hasattr(result, "status_code") and hasattr(result, "headers")
 
 
-def unpack_response(response) -> tuple[int, bytes, bytes, tuple]:
+def unpack_response(response) -> tuple[int, bytes, str, tuple]:
     """(status, body, content type, other headers) of a Flask/werkzeug response returned by run()."""
     headers = tuple(
-        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+        (name.lower(), str(value))
         for name, value in response.headers.items()
         if name.lower() not in ("content-type", "content-length")
     )
-    content_type = (response.headers.get("Content-Type") or "application/octet-stream").encode("latin-1")
+    content_type = response.headers.get("Content-Type") or "application/octet-stream"
     return response.status_code, response.get_data(), content_type, headers

@@ -11,6 +11,7 @@ from pathlib import Path
 from fleetdeploy.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+HTTP_SERVERS = ("uvicorn", "granian")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
@@ -31,6 +32,7 @@ class Settings:
     release: str = ""
     sample_request: str | None = None
     drain_timeout: float = 30.0  # seconds in-flight requests get after SIGTERM
+    http: str = "uvicorn"  # the HTTP server under the app (HTTP_SERVERS; see docs/serve.md)
 
 
 def parse_size(text: str, field: str) -> int:
@@ -70,6 +72,11 @@ def load_settings(flags: Mapping[str, object], env: Mapping[str, str] = os.envir
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log level {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
 
+    http, source = pick("http", "FLEETDEPLOY_HTTP", "uvicorn")
+    http = str(http).lower()
+    if http not in HTTP_SERVERS:
+        raise ConfigError(f"{source}: {http!r} is not one of {', '.join(HTTP_SERVERS)}")
+
     return Settings(
         entry_script=entry_script,
         app_root=app_root,
@@ -84,6 +91,7 @@ def load_settings(flags: Mapping[str, object], env: Mapping[str, str] = os.envir
         release=str(pick("release", "FLEETDEPLOY_RELEASE", "")[0]),
         sample_request=pick("sample_request", "FLEETDEPLOY_SAMPLE_REQUEST")[0],
         drain_timeout=_number(*pick("drain_timeout", "FLEETDEPLOY_DRAIN_TIMEOUT", 30.0), float, low=0),
+        http=http,
     )
 
 

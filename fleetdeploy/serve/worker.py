@@ -1,15 +1,15 @@
-"""One worker process: an HTTP server on the shared listening socket, with the entry script's init()
-running beside it so that liveness answers while a large model loads. Readiness follows init()."""
+"""One worker process: an HTTP server (uvicorn or granian, --http) on the shared listening socket, with
+the entry script's init() running beside it so that liveness answers while a large model loads.
+Readiness follows init()."""
 
 import gc
 import json
-import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
-import uvicorn
-
+from fleetdeploy.errors import EnvironmentProblem
 from fleetdeploy.serve.app import Readiness, ScoringApp
 from fleetdeploy.serve.entry_script import EntryScript
 from fleetdeploy.serve.errors import InitFailed
@@ -21,42 +21,37 @@ from fleetdeploy.serve.settings import Settings
 from fleetdeploy.serve.swagger import swagger_document
 
 
-def event_loop() -> str:
-    try:
-        import uvloop  # noqa: F401  (measured faster; see docs/serve.md)
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
 def run_worker(settings: Settings, script: EntryScript, sock: socket.socket) -> int:
     """Serve until SIGTERM/SIGINT (drain, then 0) or until init() fails (InitFailed.exit_code)."""
     metrics = Metrics(settings.service, settings.release)
     readiness = Readiness()
     app = ScoringApp(settings, Scorer(script, settings.timeout), metrics, readiness)
-    config = uvicorn.Config(
-        app,
-        http="httptools",
-        loop=event_loop(),
-        lifespan="off",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=settings.drain_timeout,
-    )
-    server = uvicorn.Server(config)
+    server = http_server(settings.http)(app, settings)
     outcome = {"exit_code": 0}
     threading.Thread(
-        target=_start, args=(settings, script, app, server, outcome), name="fleetdeploy-init", daemon=True
+        target=_start, args=(settings, script, app, server.stop, outcome), name="fleetdeploy-init", daemon=True
     ).start()
-    # uvicorn re-raises the stop signal after draining; these no-ops make that a clean exit 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    signal.signal(signal.SIGINT, lambda *_: None)
-    server.run(sockets=[sock])
+    server.run(sock)
     return outcome["exit_code"]
 
 
-def _start(settings: Settings, script: EntryScript, app: ScoringApp, server: uvicorn.Server, outcome: dict):
+def http_server(name: str):
+    """The server class for --http: both take (app, settings) and offer run(sock) and a thread-safe stop()."""
+    if name == "granian":
+        try:
+            from fleetdeploy.serve.granian_server import GranianServer
+        except ImportError as exc:
+            raise EnvironmentProblem(
+                f"--http granian (or FLEETDEPLOY_HTTP=granian) needs granian, which is not importable ({exc}); "
+                "install it (pip install -r fleetdeploy/serve/requirements.txt) or use --http uvicorn"
+            ) from None
+        return GranianServer
+    from fleetdeploy.serve.uvicorn_server import UvicornServer
+
+    return UvicornServer
+
+
+def _start(settings: Settings, script: EntryScript, app: ScoringApp, stop: Callable[[], None], outcome: dict):
     try:
         app.identity = json.dumps(describe(settings)).encode()
     except OSError as exc:
@@ -76,7 +71,7 @@ def _start(settings: Settings, script: EntryScript, app: ScoringApp, server: uvi
         )
         app.readiness.set(False, f"init() raised {type(exc).__name__}")
         outcome["exit_code"] = InitFailed.exit_code
-        server.should_exit = True
+        stop()
         return
     seconds = time.perf_counter() - started
     # What init() loaded lives as long as the worker: keep the garbage collector from walking it

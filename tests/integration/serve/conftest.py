@@ -1,4 +1,5 @@
-"""Real `fleetdeploy serve` processes on 127.0.0.1 for the integration tests."""
+"""Real `fleetdeploy serve` processes on 127.0.0.1 for the integration tests, each test on both HTTP
+servers (--http uvicorn and granian): the contract must hold whichever one is under the app."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ import requests
 REPO = Path(__file__).resolve().parents[3]
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 MNIST = REPO / "examples" / "mnist"
+HTTP_SERVERS = ("uvicorn", "granian")
 
 
 def free_port() -> int:
@@ -25,7 +27,7 @@ def free_port() -> int:
 class Server:
     """One `python -m fleetdeploy serve` process, its URL and its log (stdout+stderr)."""
 
-    def __init__(self, args, log_path: Path, env=None, port=None):
+    def __init__(self, args, log_path: Path, env=None, port=None, http="uvicorn"):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -34,7 +36,8 @@ class Server:
         with open(log_path, "wb") as log:
             # Its own session, so that teardown can end the server and any worker it forked.
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                            env={**os.environ, **(env or {})}, start_new_session=True)
+                                            env={**os.environ, "FLEETDEPLOY_HTTP": http, **(env or {})},
+                                            start_new_session=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -77,13 +80,22 @@ class Server:
         return self.wait_exit(timeout)
 
 
+@pytest.fixture(params=HTTP_SERVERS)
+def http_server(request) -> str:
+    """The --http value a test's servers run with (via FLEETDEPLOY_HTTP, as the container sets it)."""
+    if request.param == "granian":
+        pytest.importorskip("granian", reason="granian is not installed (requirements/dev.txt lists it)")
+    return request.param
+
+
 @pytest.fixture
-def start_server(tmp_path):
+def start_server(tmp_path, http_server):
     """start_server(args, env=..., port=...) -> Server; every server is stopped after the test."""
     started = []
 
     def start(args, env=None, port=None, name="server"):
-        server = Server([str(a) for a in args], tmp_path / f"{name}-{len(started)}.log", env=env, port=port)
+        server = Server([str(a) for a in args], tmp_path / f"{name}-{len(started)}.log", env=env, port=port,
+                        http=http_server)
         started.append(server)
         return server
 

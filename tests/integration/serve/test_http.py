@@ -1,4 +1,5 @@
-"""The HTTP contract of one running server (toolbox entry script, real process, real HTTP)."""
+"""The HTTP contract of one running server (toolbox entry script, real process, real HTTP), on each HTTP
+server under the app."""
 
 import hashlib
 import json
@@ -7,19 +8,22 @@ import re
 import pytest
 import requests
 
-from tests.integration.serve.conftest import SCRIPTS, Server
+from tests.integration.serve.conftest import HTTP_SERVERS, SCRIPTS, Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=HTTP_SERVERS)
+def server(request, tmp_path_factory):
+    if request.param == "granian":
+        pytest.importorskip("granian", reason="granian is not installed (requirements/dev.txt lists it)")
     model_dir = tmp_path_factory.mktemp("model")
     (model_dir / "model.pkl").write_bytes(b"not really a model")
     server = Server(
         ["--entry-script", SCRIPTS / "toolbox.py", "--model-dir", model_dir, "--timeout", "0.5",
          "--max-body", "64KiB", "--service", "toolbox", "--release", "r-1234"],
         tmp_path_factory.mktemp("logs") / "toolbox.log",
+        http=request.param,
     )
     server.model_dir = model_dir
     server.wait_until("/ready")

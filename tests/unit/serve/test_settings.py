@@ -31,13 +31,13 @@ def test_everything_settable_by_env_as_in_the_container(app):
         "FLEETDEPLOY_SERVICE": "mnist", "FLEETDEPLOY_RELEASE": "abc123", "FLEETDEPLOY_PORT": "7000",
         "FLEETDEPLOY_WORKERS": "3", "FLEETDEPLOY_TIMEOUT": "2.5", "FLEETDEPLOY_MAX_BODY": "1MiB",
         "FLEETDEPLOY_LOG_LEVEL": "WARNING", "FLEETDEPLOY_SAMPLE_REQUEST": '{"data": []}',
-        "FLEETDEPLOY_HOST": "127.0.0.1", "FLEETDEPLOY_DRAIN_TIMEOUT": "5",
+        "FLEETDEPLOY_HOST": "127.0.0.1", "FLEETDEPLOY_DRAIN_TIMEOUT": "5", "FLEETDEPLOY_HTTP": "Granian",
     }
     s = load_settings({}, env)
     assert (s.entry_script, s.app_root, s.model_dir) == (app / "score.py", app, app / "model")
     assert (s.service, s.release, s.port, s.workers, s.timeout) == ("mnist", "abc123", 7000, 3, 2.5)
     assert (s.max_body, s.log_level, s.sample_request) == (1024**2, "warning", '{"data": []}')
-    assert (s.host, s.drain_timeout) == ("127.0.0.1", 5.0)
+    assert (s.host, s.drain_timeout, s.http) == ("127.0.0.1", 5.0, "granian")
 
 
 def test_flags_win_over_env(app):
@@ -74,3 +74,10 @@ def test_bad_settings_name_the_flag_or_variable(app, monkeypatch, flags, env, me
         flags = {**flags, "entry_script": "score.py"}  # a valid script, so the error is the one under test
     with pytest.raises(ConfigError, match=message):
         load_settings(flags, env)
+
+
+def test_http_server_flag_wins_and_unknown_ones_are_named(app):
+    env = {"AML_APP_ROOT": str(app), "AZUREML_ENTRY_SCRIPT": "score.py", "FLEETDEPLOY_HTTP": "granian"}
+    assert load_settings({"http": "uvicorn"}, env).http == "uvicorn"
+    with pytest.raises(ConfigError, match=r"FLEETDEPLOY_HTTP: 'gunicorn' is not one of uvicorn, granian"):
+        load_settings({}, {**env, "FLEETDEPLOY_HTTP": "gunicorn"})

@@ -1,0 +1,88 @@
+"""Serving the app with granian's RSGI interface on the worker's socket.
+
+granian's public API (`granian.Granian`) binds its own socket and runs its own worker processes, which
+would take init(), its exit codes, readiness and PR_SET_PDEATHSIG out of our supervisor's hands. So each
+of our workers embeds one granian worker the way granian's own worker processes do (granian/server/mp.py):
+an RSGIWorker (Rust: HTTP parsing and I/O on its own thread) on our inherited listening socket, handing
+requests to an event loop on this process's main thread, where the app runs (and SIGALRM can interrupt
+run()). Those are granian internals, hence the narrow version range in serve/requirements.txt; the
+integration tests run every contract test on this backend."""
+
+import asyncio
+import signal
+import socket
+
+from granian._futures import _future_watcher_wrapper, _new_cbscheduler
+from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
+
+from fleetdeploy.serve.app import ScoringApp
+from fleetdeploy.serve.logs import LOG
+from fleetdeploy.serve.rsgi import RsgiApp
+from fleetdeploy.serve.settings import Settings
+
+_BACKLOG = 2048  # as main.listen(); granian records it with the socket
+_BACKPRESSURE = 1024  # requests granian hands to Python at once before it stops reading more
+_TLS_OFF = (False, None, None, None, "tls1.3", None, [], False)  # (enabled, cert, key, password, min, ca, crl, verify)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # measured faster for uvicorn; granian's own workers prefer it too
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+class GranianServer:
+    def __init__(self, app: ScoringApp, settings: Settings):
+        self._app = app
+        self._drain_timeout = settings.drain_timeout
+        self._loop = _new_loop()  # made here, on the main thread, so stop() can reach it from any thread
+        self._signal = WorkerSignal()  # set: granian stops accepting, lets in-flight requests finish
+        self._stopped = asyncio.Event()
+        self._draining = False
+
+    def run(self, sock: socket.socket) -> None:
+        """Serve on the main thread until stop() or SIGTERM/SIGINT, then drain."""
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        # granian calls this once its connections are closed (the drain is over).
+        self._signal.add_cb(lambda: loop.call_soon_threadsafe(self._stopped.set))
+        loop.add_signal_handler(signal.SIGTERM, self._drain)
+        loop.add_signal_handler(signal.SIGINT, self._drain)
+        worker = RSGIWorker(
+            1,  # worker id, only used in granian's own logs
+            (None, SocketHolder(sock.fileno(), False, _BACKLOG)),
+            None,  # no IPC pipe: granian's metrics are off, ours are in /metrics
+            1,  # Rust runtime threads: one, as granian's single-threaded runtime mode
+            512,  # Rust blocking threads (granian's default)
+            1,  # Python threads: the app runs on the loop, never on them
+            30,  # their idle timeout (granian's default)
+            _BACKPRESSURE,
+            "1",  # HTTP/1.1 only, as Azure ML's server and clients speak
+            None,  # HTTP/1 settings: granian's defaults (keep-alive on)
+            None,  # HTTP/2 settings
+            False,  # no websockets
+            None,  # no static files
+            *_TLS_OFF,
+            (None, None),  # granian's metrics collection: off
+        )
+        scheduler = _new_cbscheduler(loop, _future_watcher_wrapper(RsgiApp(self._app).__rsgi__), impl_asyncio=False)
+        worker.serve_str(scheduler, loop, self._signal)
+        loop.run_until_complete(self._stopped.wait())
+
+    def stop(self) -> None:
+        """Drain and return from run(); safe from any thread."""
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        self._signal.set()
+        self._loop.call_later(self._drain_timeout, self._give_up)
+
+    def _give_up(self) -> None:
+        if not self._stopped.is_set():
+            LOG.warning(f"requests still in flight after the drain timeout of {self._drain_timeout:g} s; stopping")
+            self._stopped.set()
