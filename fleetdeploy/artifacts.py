@@ -24,12 +24,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleetdeploy.digests import file_sha256, listing_digest
 from fleetdeploy.errors import ConfigError
 
 # Never part of the shipped code: caches and VCS state change without the code changing.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
 _SKIPPED_SUFFIXES = (".pyc",)
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,6 @@ def release_id(image_id: str, staged: StagedArtifacts, settings: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_inputs(models: list[ModelInput], source_dir: Path) -> None:
     if not source_dir.is_dir():
         raise ConfigError(f"entry_script.source_dir: {source_dir} is not a folder")
@@ -178,7 +170,7 @@ def _stage_model(model: ModelInput, models_root: Path) -> StagedModel:
     if version_dir.exists():
         shutil.rmtree(version_dir)  # left from an earlier staging into the same folder
     if source.is_file():
-        files = {source.name: sha256_file(source)}
+        files = {source.name: file_sha256(source)}
         _place_files(source.parent, version_dir, files)
     else:
         inner = _hash_tree(source, skip=set())
@@ -199,7 +191,7 @@ def _hash_tree(root: Path, skip: set[Path]) -> dict[str, str]:
             path = here / name
             if name.endswith(_SKIPPED_SUFFIXES) or path.resolve() in skip or not path.is_file():
                 continue
-            files[path.relative_to(root).as_posix()] = sha256_file(path)
+            files[path.relative_to(root).as_posix()] = file_sha256(path)
     return files
 
 
@@ -214,12 +206,6 @@ def _place_files(src_root: Path, dest_root: Path, files: dict[str, str]) -> None
             os.link(src.resolve(), dest)
         except OSError:
             shutil.copy2(src, dest)
-
-
-def listing_digest(files: dict[str, str]) -> str:
-    """sha256 of the sorted lines "<relative path>  <sha256>\n" (the scoring server's definition)."""
-    listing = "".join(f"{name}  {files[name]}\n" for name in sorted(files))
-    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _model_dir_files(models: tuple[StagedModel, ...]) -> dict[str, str]:

@@ -25,7 +25,14 @@ PACKAGE_DIR = Path(fleetdeploy.__file__).resolve().parent
 SERVE_REQUIREMENTS = PACKAGE_DIR / "serve" / "requirements.txt"
 # What `fleetdeploy serve` imports, relative to the package; checked at build time by running
 # `fleetdeploy --version` inside the image.
-_SERVER_FILES = ("__init__.py", "__main__.py", "errors.py", "cli/__init__.py", "cli/serve_cmd.py")
+_SERVER_FILES = (
+    "__init__.py",
+    "__main__.py",
+    "errors.py",
+    "digests.py",
+    "cli/__init__.py",
+    "cli/serve_cmd.py",
+)
 _SERVER_DIRS = ("serve",)
 
 

@@ -9,9 +9,8 @@ import platform
 from pathlib import Path
 
 from fleetdeploy import __version__
+from fleetdeploy.digests import file_sha256, listing_digest
 from fleetdeploy.serve.settings import Settings
-
-_CHUNK = 1024 * 1024
 
 
 def describe(settings: Settings) -> dict:
@@ -28,22 +27,13 @@ def describe(settings: Settings) -> dict:
     }
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def models_identity(model_dir: Path | None) -> dict:
     """Every file under the model directory by relative path, and one digest over all of them:
     sha256 of the sorted lines "<relative path>  <file sha256>\\n"."""
     if model_dir is None:
         return {"dir": None, "sha256": None, "files": {}}
     files = {_relative(path, model_dir): file_sha256(path) for path in _files_under(model_dir)}
-    listing = "".join(f"{name}  {files[name]}\n" for name in sorted(files))
-    return {"dir": str(model_dir), "sha256": hashlib.sha256(listing.encode()).hexdigest(), "files": files}
+    return {"dir": str(model_dir), "sha256": listing_digest(files), "files": files}
 
 
 def environment_identity() -> dict:

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetdeploy.artifacts import ModelInput, release_id, sha256_file, stage_artifacts
+from fleetdeploy.artifacts import ModelInput, release_id, stage_artifacts
+from fleetdeploy.digests import file_sha256
 from fleetdeploy.errors import ConfigError
 
 
@@ -44,8 +45,8 @@ def test_layout_keeps_model_names_and_ships_code_without_models_or_caches(projec
     assert (out / "models/sklearn_mnist/1/model.pkl").read_text() == "weights-v1"
     assert (out / "models/bert/3/bert/weights/w.bin").read_text() == "w"
     assert staged.models[1].files == {
-        "bert/config.json": sha256_file(project.parent / "bert/config.json"),
-        "bert/weights/w.bin": sha256_file(project.parent / "bert/weights/w.bin"),
+        "bert/config.json": file_sha256(project.parent / "bert/config.json"),
+        "bert/weights/w.bin": file_sha256(project.parent / "bert/weights/w.bin"),
     }
     assert staged.code_dir == out / "code" / staged.code_hash
     assert sorted(staged.code_files) == ["helpers/util.py", "score.py"]
