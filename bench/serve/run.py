@@ -1,9 +1,10 @@
-"""Benchmark: `fleetdeploy serve` against Azure ML's own server (azmlinfsrv) and against calling run()
-in a tight loop, on the seed's score.py, a 784-feature LogisticRegression and the seed's request body.
+"""Benchmark: `fleetdeploy serve` on each of its HTTP servers (--http uvicorn, granian) against Azure
+ML's own server (azmlinfsrv) and against calling run() in a tight loop, on the seed's score.py, a
+784-feature LogisticRegression and the seed's request body.
 
-One server worker pinned to core 0, wrk pinned to core 1; concurrency 1, 8 and 64. The two servers run
+One server worker pinned to core 0, wrk pinned to core 1; concurrency 1, 8 and 64. The servers run
 side by side and are measured in interleaved rounds (the machine is shared: interleaving spreads other
-people's load over both), and each figure is the median of the rounds. Bounded: ~2 minutes.
+people's load over all of them), and each figure is the median of the rounds. Bounded: ~3 minutes.
 
     .venv/bin/python bench/serve/run.py [--rounds 3] [--duration 5]
 
@@ -34,6 +35,7 @@ AZML_VENV = REPO / "bench" / "serve" / ".venv-azml"
 RESULTS = REPO / "bench" / "serve" / "results"
 SERVER_CORE, LOAD_CORE = "0", "1"
 CONCURRENCY = (1, 8, 64)
+HTTP_SERVERS = ("uvicorn", "granian")  # fleetdeploy serve --http ...
 
 
 def main():
@@ -61,16 +63,21 @@ def main():
             + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
         )
         load_before = os.getloadavg()
-        fd_port, az_port, az_health = free_port(), free_port(), free_port()
-        servers.append(start(
-            [REPO / ".venv" / "bin" / "fleetdeploy", "serve", "--entry-script", MNIST / "score.py",
-             "--model-dir", model_dir, "--host", "127.0.0.1", "--port", fd_port, "--log-level", args.log_level],
-            work / "fleetdeploy.log"))
+        targets = {}
+        for http in HTTP_SERVERS:
+            port = free_port()
+            servers.append(start(
+                [REPO / ".venv" / "bin" / "fleetdeploy", "serve", "--entry-script", MNIST / "score.py",
+                 "--model-dir", model_dir, "--host", "127.0.0.1", "--port", port, "--log-level", args.log_level,
+                 "--http", http],
+                work / f"fleetdeploy-{http}.log"))
+            targets[f"fleetdeploy {http}"] = (servers[-1], port)
+        az_port, az_health = free_port(), free_port()
         servers.append(start(
             [AZML_VENV / "bin" / "azmlinfsrv", "--entry_script", MNIST / "score.py", "--model_dir", model_dir,
              "--port", az_port, "--health_port", az_health],
             work / "azmlinfsrv.log"))
-        targets = {"fleetdeploy serve": (servers[0], fd_port), "azmlinfsrv": (servers[1], az_port)}
+        targets["azmlinfsrv"] = (servers[-1], az_port)
         for name, (_, port) in targets.items():
             check_answer(name, port, body, headers)
 
@@ -84,7 +91,7 @@ def main():
                     samples.setdefault((name, concurrency), []).append(
                         wrk(process, port, concurrency, args.duration, lua))
         load_after = os.getloadavg()
-        report = table(samples, inprocess, load_before, load_after, args)
+        report = table(samples, list(targets), inprocess, load_before, load_after, args)
         print(report)
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "latest.txt").write_text(report + "\n")
@@ -214,27 +221,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(times.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
 
 
-def table(samples, inprocess, load_before, load_after, args) -> str:
+def table(samples, names, inprocess, load_before, load_after, args) -> str:
     run_rps = statistics.median(r["rps"] for r in inprocess)
     run_cpu = statistics.median(r["cpu_us"] for r in inprocess)
     lines = [
-        ("fleetdeploy serve vs azmlinfsrv: seed score.py, 784-feature LogisticRegression, seed request body "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"),
+        ("fleetdeploy serve (--http uvicorn, granian) vs azmlinfsrv: seed score.py, 784-feature "
+        f"LogisticRegression, seed request body ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"),
         (f"1 worker on core {SERVER_CORE}, wrk on core {LOAD_CORE}, {args.duration}s per point, median of "
         f"{args.rounds} interleaved rounds; fleetdeploy --log-level {args.log_level}"),
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores shared with other work)",
         (f"in-process run(): {run_rps:,.0f} calls/s, {run_cpu:.0f} us CPU per call "
         f"(rounds: {', '.join(format(r['rps'], ',.0f') for r in inprocess)})"),
         "",
-        (f"{'server':<18}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs azml':>9}{'vs run()':>9}"
+        (f"{'server':<20}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs azml':>9}{'vs run()':>9}"
         f"{'CPU us/req':>11}{'run() CPU share':>16}{'fail':>6}"),
     ]
     for concurrency in CONCURRENCY:
         azml = _median(samples[("azmlinfsrv", concurrency)])
-        for name in ("fleetdeploy serve", "azmlinfsrv"):
+        for name in names:
             point = _median(samples[(name, concurrency)])
             lines.append(
-                f"{name:<18}{concurrency:>5}{point['rps']:>9,.0f}{point['p50']:>9.2f}{point['p99']:>9.2f}"
+                f"{name:<20}{concurrency:>5}{point['rps']:>9,.0f}{point['p50']:>9.2f}{point['p99']:>9.2f}"
                 f"{point['rps'] / azml['rps']:>8.2f}x{point['rps'] / run_rps:>9.0%}{point['cpu_us']:>11.0f}"
                 f"{run_cpu / point['cpu_us']:>16.0%}{point['failures']:>6}"
             )
