@@ -3,6 +3,7 @@
 import concurrent.futures
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +113,18 @@ def test_sigterm_finishes_in_flight_requests_then_exits_0(start_server, tmp_path
     assert server.wait_exit() == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(server.url + "/", timeout=2)
+
+
+def test_drain_timeout_bounds_the_wait_for_a_client_that_never_finishes(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--drain-timeout", "1"])
+    server.wait_until("/ready")
+    with socket.create_connection(("127.0.0.1", server.port)) as stuck:
+        stuck.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")  # 90 short
+        time.sleep(0.2)  # the server has the request and waits for the rest of its body
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.wait_exit(timeout=10) == 0
+    assert 0.8 < time.monotonic() - started < 5
 
 
 def start_two_workers(start_server, tmp_path):
