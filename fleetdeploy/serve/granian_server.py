@@ -5,13 +5,14 @@ would take init(), its exit codes, readiness and PR_SET_PDEATHSIG out of our sup
 of our workers embeds one granian worker the way granian's own worker processes do (granian/server/mp.py):
 an RSGIWorker (Rust: HTTP parsing and I/O on its own thread) on our inherited listening socket, handing
 requests to an event loop on this process's main thread, where the app runs (and SIGALRM can interrupt
-run()). Those are granian internals, hence the narrow version range in serve/requirements.txt; the
-integration tests run every contract test on this backend."""
+run()). Those are granian internals, hence the narrow version range in requirements/dev.txt (checked at
+start, SUPPORTED_SERIES); the integration tests run the contract tests on this backend too."""
 
 import asyncio
 import signal
 import socket
 
+from granian import __version__ as granian_version  # noqa: F401  (checked by worker.http_server)
 from granian._futures import _future_watcher_wrapper, _new_cbscheduler
 from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
 
@@ -20,8 +21,9 @@ from fleetdeploy.serve.logs import LOG
 from fleetdeploy.serve.rsgi import RsgiApp
 from fleetdeploy.serve.settings import Settings
 
+SUPPORTED_SERIES = "2.8."  # the granian releases whose worker internals this module was written against
 _BACKLOG = 2048  # as main.listen(); granian records it with the socket
-_BACKPRESSURE = 1024  # requests granian hands to Python at once before it stops reading more
+_BACKPRESSURE = 1024  # connections one granian worker serves at once (granian's default for one worker)
 _TLS_OFF = (False, None, None, None, "tls1.3", None, [], False)  # (enabled, cert, key, password, min, ca, crl, verify)
 
 

@@ -38,13 +38,18 @@ def run_worker(settings: Settings, script: EntryScript, sock: socket.socket) -> 
 def http_server(name: str):
     """The server class for --http: both take (app, settings) and offer run(sock) and a thread-safe stop()."""
     if name == "granian":
+        fix = "pip install 'granian>=2.8.7,<2.9' (see docs/serve.md) or use --http uvicorn"
         try:
-            from fleetdeploy.serve.granian_server import GranianServer
+            from fleetdeploy.serve.granian_server import SUPPORTED_SERIES, GranianServer, granian_version
         except ImportError as exc:
             raise EnvironmentProblem(
-                f"--http granian (or FLEETDEPLOY_HTTP=granian) needs granian, which is not importable ({exc}); "
-                "install it (pip install -r fleetdeploy/serve/requirements.txt) or use --http uvicorn"
+                f"--http granian (or FLEETDEPLOY_HTTP=granian) needs granian, which is not importable ({exc}): {fix}"
             ) from None
+        if not granian_version.startswith(SUPPORTED_SERIES):
+            raise EnvironmentProblem(
+                f"--http granian needs granian {SUPPORTED_SERIES}x (the server embeds its worker internals), "
+                f"found {granian_version}: {fix}"
+            )
         return GranianServer
     from fleetdeploy.serve.uvicorn_server import UvicornServer
 
