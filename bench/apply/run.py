@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "mnist"
+EXAMPLE = Path("examples") / "mnist"
 RESULTS = REPO / "bench" / "apply" / "results"
 VENV_BIN = REPO / ".venv" / "bin"
 DISTROS = ("bookworm", "trixie")
@@ -75,6 +75,8 @@ class Run:
 class Bench:
     work: Path
     env: dict
+    source: Path  # the snapshot of the repository being measured
+    commit: str
     runs: list[Run] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -88,6 +90,9 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=25.0, help="stop before exceeding this")
     parser.add_argument(
         "--noop-rounds", type=int, default=3, help="no-op runs per tool, interleaved; the median counts"
+    )
+    parser.add_argument(
+        "--ref", default="HEAD", help="the commit to measure (default HEAD; the working tree is not used)"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep every run's output in /tmp")
     parser.add_argument(
@@ -105,9 +110,17 @@ def main() -> None:
     # this machine prune the shared tarball cache, which would pull a rendered project's tarball away.
     os.environ["FLEETDEPLOY_HOME"] = str(work / "home")
     os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+    try:
+        source, commit = snapshot(work, args.ref)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    # The CLI and this process import fleetdeploy from the snapshot (ahead of the editable install).
+    sys.path.insert(0, str(source))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    bench = Bench(work, env)
+    env["PYTHONPATH"] = str(source)
+    bench = Bench(work, env, source, commit)
     started, load_start = time.monotonic(), os.getloadavg()
     failed = True
     skipped: list[int] = []
@@ -129,7 +142,8 @@ def main() -> None:
         print(report)
         if bench.runs:
             RESULTS.mkdir(exist_ok=True)
-            names = ["failed.txt"] if failed else ["latest.txt", f"nodes-{'-'.join(map(str, sizes))}.txt"]
+            measured = "-".join(map(str, sorted({r.nodes for r in bench.runs})))
+            names = ["failed.txt"] if failed else ["latest.txt", f"nodes-{measured}.txt"]
             for name in names:
                 (RESULTS / name).write_text(report + "\n")
         if failed or args.keep_logs:
@@ -140,9 +154,31 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def snapshot(work: Path, ref: str) -> tuple[Path, str]:
+    """The repository at `ref`, exported. Others edit the shared working tree while this runs; a
+    change to the scoring server's files mid-run would make a new image, so a new release, and turn
+    a no-op into a deploy. The example's model is not committed: it is copied from the checkout."""
+    commit = git("rev-parse", "--short=12", f"{ref}^{{commit}}").strip()
+    source = work / "src"
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", REPO, "archive", commit], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", source], input=archive, check=True)
+    model = EXAMPLE / "model" / "sklearn_mnist_model.pkl"
+    (source / model).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / model, source / model)
+    return source, commit
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", REPO, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
 def measure_size(bench: Bench, n: int, noop_rounds: int) -> None:
     tag = secrets.token_hex(2)
-    project = copy_example(bench.work / "projects" / f"{n}-a")
+    project = copy_example(bench, f"{n}-a")
     with sandbox(f"bench-{n}-{tag}a", n, "preinstalled") as fleet_a:
         # Untimed: builds the scoring image if needed and saves its tarball, so the timed runs below
         # measure deploying, as any repeated apply would; the build is docs/image.md's subject.
@@ -168,7 +204,7 @@ def measure_size(bench: Bench, n: int, noop_rounds: int) -> None:
         script = project / "score.py"
         script.write_text(script.read_text() + "\n# bench: a comment, a new release of the code only\n")
         apply(bench, fleet_a, project, "score.py")
-    pristine = copy_example(bench.work / "projects" / f"{n}-b")
+    pristine = copy_example(bench, f"{n}-b")
     with sandbox(f"bench-{n}-{tag}b", n, "preinstalled") as fleet_b:
         rendered_b = render(bench, fleet_b, pristine, f"{n}-b")
         if rendered_b.release != cold.release:
@@ -177,7 +213,7 @@ def measure_size(bench: Bench, n: int, noop_rounds: int) -> None:
 
 
 def measure_absent(bench: Bench) -> None:
-    project = copy_example(bench.work / "projects" / "absent")
+    project = copy_example(bench, "absent")
     with sandbox(f"bench-1-{secrets.token_hex(2)}x", 1, "absent") as fleet:
         run = apply(bench, fleet, project, "cold, Docker absent")
     bench.notes.append(
@@ -216,8 +252,9 @@ class ApplyRun(Run):
     release: str = ""
 
 
-def copy_example(dest: Path) -> Path:
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+def copy_example(bench: Bench, label: str) -> Path:
+    dest = bench.work / "projects" / label
+    shutil.copytree(bench.source / EXAMPLE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
 
 
@@ -383,7 +420,7 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
     sizes = sorted({r.nodes for r in bench.runs})
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"fleetdeploy apply vs plain ansible-playbook on sandbox fleets ({stamp})",
+        f"fleetdeploy apply vs plain ansible-playbook on sandbox fleets ({stamp}, commit {bench.commit})",
         "$ .venv/bin/python bench/apply/run.py " + " ".join(sys.argv[1:]),
         "nodes: Docker preinstalled, bookworm/trixie alternating; each run with fresh SSH connections;",
         "the scoring image was built and its tarball saved before timing (untimed `fleetdeploy render`)",
