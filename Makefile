@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,6 +18,9 @@ unit: bootstrap
 
 bench-serve: bootstrap
 	$(PY) bench/serve/run.py
+
+bench-apply: bootstrap
+	$(PY) bench/apply/run.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
