@@ -15,6 +15,7 @@ from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_sc
 from fleetdeploy.image.prune import prune_saved_images
 from fleetdeploy.image.push import push_image
 from fleetdeploy.paths import cache_home
+from fleetdeploy.render.gpus import gpu_device_requests
 from fleetdeploy.spec.model import Spec
 
 Say = Callable[[str], None]
@@ -35,7 +36,7 @@ def container_settings(spec: Spec) -> dict:
         "port": spec.port,
         "cpus": spec.resources.cpus,
         "memory": spec.resources.memory,
-        "device_requests": spec.resources.device_requests(),
+        "device_requests": gpu_device_requests(spec.resources.gpus),
         "workers": spec.server.workers,
         "timeout": spec.server.timeout,
         "max_body": spec.server.max_body,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from fleetdeploy.deploy.prepare import PreparedRelease
+from fleetdeploy.render.gpus import gpu_device_requests
 from fleetdeploy.spec.model import Spec
 
 
@@ -56,7 +57,7 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_cpus": spec.resources.cpus or 0,
         # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
         "fleet_service_memory": str(spec.resources.memory or ""),
-        "fleet_service_device_requests": spec.resources.device_requests(),
+        "fleet_service_device_requests": gpu_device_requests(spec.resources.gpus),
         "fleet_service_workers": spec.server.workers,
         "fleet_service_timeout": int(spec.server.timeout),
         "fleet_service_max_body": str(spec.server.max_body),

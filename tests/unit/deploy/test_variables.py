@@ -29,11 +29,15 @@ def role_options() -> dict[str, dict]:
 
 @pytest.fixture
 def variables(tmp_path):
+    return variables_for(tmp_path)
+
+
+def variables_for(tmp_path, edit=lambda text: text):
     model = tmp_path / "model.pkl"
     model.write_bytes(b"weights")
     spec_text = (EXAMPLE / "fleetdeploy.yml").read_text().replace("model/sklearn_mnist_model.pkl", str(model))
     spec_file = tmp_path / "fleetdeploy.yml"
-    spec_file.write_text(spec_text)
+    spec_file.write_text(edit(spec_text))
     for name in ("score.py", "requirements.txt", "sample_request.json"):
         (tmp_path / name).write_bytes((EXAMPLE / name).read_bytes())
     spec = load_spec(spec_file)
@@ -89,3 +93,12 @@ def test_sample_request_and_model_layout_reach_the_roles(variables):
     (model,) = variables["fleet_artifacts_models"]
     assert [entry["path"] for entry in model["files"]] == ["model.pkl"]
     assert (variables["fleet_service_memory"], variables["fleet_service_cpus"]) == (str(1024**3), 1.0)
+
+
+def test_gpu_requests_reach_the_container_in_docker_container_option_keys(tmp_path):
+    # community.docker.docker_container's device_requests take lowercase keys (driver, count, ...);
+    # the Docker API's capitalised ones would be refused as unsupported parameters at deploy time.
+    gpu = variables_for(tmp_path, edit=lambda text: text.replace("memory: 1g", "memory: 1g\n  gpus: all"))
+    assert gpu["fleet_service_device_requests"] == [
+        {"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}
+    ]
