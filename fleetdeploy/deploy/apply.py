@@ -105,21 +105,18 @@ def execute(
 
 
 def with_probes(result: RunResult, plan_: Plan) -> RunResult:
-    """Each deployed node asked directly from here: the release it really serves (/version) and the
-    latency of the sample request, timed on the controller (Ansible's uri module counts whole seconds)."""
+    """Each deployed node asked directly from here which release it really serves (/version), rather
+    than trusting the role's word for it. The /score latency stays the one fleet_verify measured."""
     from fleetdeploy.health import probe_fleet
 
     deployed = {name for name, host in result.hosts.items() if host.succeeded}
     urls = {
         host.name: scoring_url(host, plan_.spec.port) for host in plan_.inventory if host.name in deployed
     }
-    probes = probe_fleet(
-        urls, plan_.spec.health.sample_request_body(), timeout=plan_.spec.health.request_timeout
-    )
+    probes = probe_fleet(urls, timeout=plan_.spec.health.request_timeout)
     hosts = dict(result.hosts)
     for name, probe in probes.items():
-        report = {**hosts[name].report, "release": probe.release, "score_latency_ms": probe.score_latency_ms}
-        hosts[name] = replace(hosts[name], report=report)
+        hosts[name] = replace(hosts[name], report={**hosts[name].report, "release": probe.release})
     return replace(result, hosts=hosts)
 
 
