@@ -1,0 +1,96 @@
+"""Preparing a release for the venv or conda runtime: no image; instead the scoring server's wheel,
+the environment files the node builds from, an optional wheelhouse and the conda installer's checksum.
+Nothing here touches a node."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
+from fleetdeploy.digests import file_sha256
+from fleetdeploy.image.server_wheel import build_server_wheel
+from fleetdeploy.native.environment import NativeEnvironment, resolve_native_environment
+from fleetdeploy.native.wheelhouse import build_wheelhouse
+from fleetdeploy.paths import cache_home
+from fleetdeploy.spec.model import Spec
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class NativeRelease:
+    """What a venv or conda node needs from the controller for one release."""
+
+    environment: NativeEnvironment
+    files_dir: Path  # requirements.txt, server-requirements.txt, environment.yml and the server wheel
+    wheel_name: str
+    wheelhouse: Path | None  # venv, air-gapped: wheels for every requirement
+    installer_sha256: str | None  # conda: the installer's checksum (given, or computed for a local file)
+
+    @property
+    def env_hash(self) -> str:
+        return self.environment.env_hash
+
+
+def prepare_native(spec: Spec, work_dir: Path, *, say: Say = print) -> NativeRelease:
+    wheel = build_server_wheel(cache_home())
+    environment = resolve_native_environment(spec, wheel.source_hash)
+    for notice in environment.notices:
+        say(notice)
+    say(f"{spec.runtime} environment {environment.env_hash} (built on each node that lacks it)")
+    files = Path(work_dir) / "environment" / environment.env_hash
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "requirements.txt").write_text(environment.requirements_text())
+    (files / "server-requirements.txt").write_text(environment.server_requirements_text())
+    if environment.conda is not None:
+        (files / "environment.yml").write_text(environment.conda_yaml())
+    wheel_copy = files / wheel.path.name
+    if not wheel_copy.exists():
+        shutil.copy2(wheel.path, wheel_copy)
+    wheelhouse = None
+    venv = spec.node_runtime.venv
+    if spec.runtime == "venv" and venv.wheelhouse:
+        say(f"downloading wheels for Python {', '.join(venv.wheelhouse_python)} ({venv.wheelhouse_platform})")
+        lines = [*environment.requirements, *environment.server_requirements]
+        wheelhouse = build_wheelhouse(
+            lines,
+            cache_home(),
+            pythons=venv.wheelhouse_python,
+            arch=venv.wheelhouse_platform,
+            index_url=venv.index_url,
+        )
+    return NativeRelease(environment, files, wheel.path.name, wheelhouse, installer_checksum(spec))
+
+
+def installer_checksum(spec: Spec) -> str | None:
+    """The sha256 the node checks the conda installer against: the spec's, or (for a file shipped from
+    here) the file's own, so a copy damaged on the way is never run."""
+    if spec.runtime != "conda":
+        return None
+    conda = spec.node_runtime.conda
+    if conda.installer_sha256 or conda.installer_is_url:
+        return conda.installer_sha256
+    return file_sha256(Path(conda.installer))
+
+
+def native_settings(spec: Spec) -> dict:
+    """Settings of a native release that are part of its identity besides the container's."""
+    return {"runtime": spec.runtime, "user": spec.node_runtime.user}
+
+
+def stage(spec: Spec, work_dir: Path) -> StagedArtifacts:
+    return stage_artifacts(
+        [ModelInput(m.name, m.version, m.path) for m in spec.models],
+        spec.entry_script.source_dir,
+        spec.entry_script.path,
+        Path(work_dir) / "staged",
+        exclude=(spec.source,),
+    )
+
+
+def native_release_id(native: NativeRelease, staged: StagedArtifacts, settings: dict) -> str:
+    """The release identity, with the environment in the place of the image."""
+    return release_id(f"{native.environment.runtime}:{native.env_hash}", staged, settings)

@@ -1,0 +1,103 @@
+"""The role variables of a venv or conda deploy: fleet_artifacts as for Docker, then fleet_venv or
+fleet_conda (the environment) and fleet_unit (the systemd slot and the switch) instead of
+fleet_docker, fleet_image and fleet_service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fleetdeploy.spec.model import Spec
+
+if TYPE_CHECKING:
+    from fleetdeploy.deploy.prepare import PreparedRelease
+
+
+def native_role_variables(spec: Spec, prepared: PreparedRelease, models: list[dict], verify: dict) -> dict:
+    native = prepared.native
+    staged = prepared.staged
+    unit_vars = unit_variables(spec, prepared)
+    return {
+        "fleetdeploy_service": spec.service,
+        "fleetdeploy_runtime": spec.runtime,
+        "fleetdeploy_release": prepared.release,
+        # fleet_artifacts
+        "fleet_artifacts_service": spec.service,
+        "fleet_artifacts_release": prepared.release,
+        "fleet_artifacts_models": models,
+        "fleet_artifacts_code_hash": staged.code_hash,
+        "fleet_artifacts_code_src": str(staged.code_dir),
+        "fleet_artifacts_release_manifest": {
+            "release": prepared.release,
+            "service": spec.service,
+            "runtime": spec.runtime,
+            "env_hash": native.env_hash,
+            "settings": prepared.settings,
+            # What rollback needs to start this release again with nothing from the controller.
+            "service_vars": unit_vars,
+            **staged.manifest(),
+        },
+        **environment_variables(spec, prepared),
+        **unit_vars,
+        **verify,
+    }
+
+
+def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
+    """fleet_venv's or fleet_conda's variables: how the node builds the release's environment."""
+    native = prepared.native
+    if spec.runtime == "venv":
+        venv = spec.node_runtime.venv
+        return {
+            "fleet_venv_service": spec.service,
+            "fleet_venv_env_hash": native.env_hash,
+            "fleet_venv_files_src": str(native.files_dir),
+            "fleet_venv_wheel": native.wheel_name,
+            "fleet_venv_python": venv.python,
+            "fleet_venv_pythons": list(native.environment.pythons),
+            "fleet_venv_index_url": venv.index_url or "",
+            "fleet_venv_wheelhouse_src": str(native.wheelhouse) if native.wheelhouse else "",
+        }
+    conda = spec.node_runtime.conda
+    return {
+        "fleet_conda_service": spec.service,
+        "fleet_conda_env_hash": native.env_hash,
+        "fleet_conda_files_src": str(native.files_dir),
+        "fleet_conda_wheel": native.wheel_name,
+        "fleet_conda_installer": conda.installer,
+        "fleet_conda_installer_is_url": conda.installer_is_url,
+        "fleet_conda_installer_kind": conda.installer_kind,
+        "fleet_conda_installer_sha256": native.installer_sha256 or "",
+        "fleet_conda_channels": list(native.environment.conda["channels"]),
+        "fleet_conda_channel_alias": conda.channel_alias or "",
+    }
+
+
+def unit_variables(spec: Spec, prepared: PreparedRelease) -> dict:
+    """fleet_unit's variables: how the release runs as a systemd slot (kept in its manifest)."""
+    staged = prepared.staged
+    return {
+        "fleet_unit_service": spec.service,
+        "fleet_unit_release": prepared.release,
+        "fleet_unit_runtime": spec.runtime,
+        "fleet_unit_env_hash": prepared.native.env_hash,
+        "fleet_unit_user": spec.node_runtime.user,
+        "fleet_unit_models": [{"name": m.name, "version": str(m.version)} for m in staged.models],
+        "fleet_unit_code_hash": staged.code_hash,
+        "fleet_unit_entry_script": staged.entry_script,
+        "fleet_unit_port": spec.port,
+        "fleet_unit_slot_ports": slot_ports(spec),
+        "fleet_unit_cpus": spec.resources.cpus or 0,
+        "fleet_unit_memory": spec.resources.memory or 0,
+        "fleet_unit_gpus": spec.resources.gpus != 0,
+        "fleet_unit_workers": spec.server.workers,
+        "fleet_unit_timeout": int(spec.server.timeout),
+        "fleet_unit_max_body": str(spec.server.max_body),
+        "fleet_unit_log_level": spec.server.log_level,
+        "fleet_unit_sample_request": spec.health.sample_request_body() or "",
+        "fleet_unit_ready_timeout": int(spec.health.ready_timeout),
+    }
+
+
+def slot_ports(spec: Spec) -> dict:
+    """The blue and green slot ports (rollout.slot_ports; port+10000 and port+20000 by default)."""
+    return dict(spec.rollout.slot_ports_for(spec.port))
