@@ -67,7 +67,7 @@ def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_conda_installer_is_url": conda.installer_is_url,
         "fleet_conda_installer_kind": conda.installer_kind,
         "fleet_conda_installer_sha256": native.installer_sha256 or "",
-        "fleet_conda_channels": list(native.environment.conda["channels"]),
+        "fleet_conda_channels": [c for c in native.environment.conda["channels"] if c != "nodefaults"],
         "fleet_conda_channel_alias": conda.channel_alias or "",
     }
 
