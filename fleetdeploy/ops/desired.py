@@ -1,0 +1,37 @@
+"""What the spec on the controller asks for, in the terms of a release manifest, without building
+the image: the code and model files are hashed as `apply` stages them, the container settings are
+`apply`'s own. Used by `status --drift -f SPEC` to tell "the node serves an older score.py"."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fleetdeploy.artifacts import ModelInput, stage_artifacts
+from fleetdeploy.deploy.prepare import container_settings
+from fleetdeploy.ops.drift import Desired
+from fleetdeploy.spec import load_spec
+
+
+def desired_from_spec(spec_path: Path) -> Desired:
+    spec = load_spec(spec_path)
+    with tempfile.TemporaryDirectory(prefix="fleetdeploy-drift-") as scratch:
+        # Hardlinks where possible: staging costs the hashing, not a copy.
+        staged = stage_artifacts(
+            [ModelInput(m.name, m.version, m.path) for m in spec.models],
+            spec.entry_script.source_dir,
+            spec.entry_script.path,
+            Path(scratch),
+            exclude=(spec.source,),
+        )
+        manifest = staged.manifest()
+    models = {f"{m['name']}/{m['version']}": m["files"] for m in manifest["models"]}
+    # The manifest is JSON on the node: compare like with like (tuples become lists there).
+    settings = _as_json_types(container_settings(spec))
+    return Desired(code_files=manifest["code_files"], models=models, settings=settings)
+
+
+def _as_json_types(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,148 @@
+"""`logs`: the ssh command built from inventory variables, the unknown --node error, and the node
+script run for real against fake `docker` and `journalctl` programs."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleetdeploy.errors import ConfigError
+from fleetdeploy.inventory import Host, load_inventory
+from fleetdeploy.ops.logs import NODE_SCRIPT, LogRequest, node_command, pick_hosts, ssh_argv
+
+FLEET = Path(__file__).resolve().parents[2] / "fixtures" / "inventories" / "fleet.yml"
+
+
+def test_ssh_uses_the_inventory_connection_settings():
+    host = Host(
+        "n1",
+        {
+            "ansible_host": "10.0.0.5",
+            "ansible_port": 2222,
+            "ansible_user": "fleet",
+            "ansible_ssh_private_key_file": "/keys/id",
+            "ansible_ssh_common_args": "-o UserKnownHostsFile=/k h",
+        },
+    )
+    argv = ssh_argv(host)
+    assert argv[0] == "ssh" and "BatchMode=yes" in argv
+    assert argv[-4:-1] == ["-o", "UserKnownHostsFile=/k", "h"]  # common args split like a shell
+    assert argv[argv.index("-p") + 1] == "2222" and argv[argv.index("-i") + 1] == "/keys/id"
+    assert argv[-1] == "fleet@10.0.0.5"
+
+
+def test_local_hosts_need_no_ssh_and_other_connections_are_refused():
+    assert ssh_argv(Host("me", {"ansible_connection": "local"})) == []
+    with pytest.raises(
+        ConfigError, match="host win: `logs` reaches nodes over ssh; ansible_connection=winrm"
+    ):
+        ssh_argv(Host("win", {"ansible_connection": "winrm"}))
+
+
+def test_the_node_command_uses_sudo_and_the_inventory_python():
+    request = LogRequest("mnist", lines=20, since="10m", follow=True)
+    command = node_command(
+        Host("n1", {"ansible_user": "fleet", "ansible_python_interpreter": "/usr/bin/python3"}), request
+    )
+    assert command.startswith("sudo -n /usr/bin/python3 -c ")
+    assert command.endswith(" mnist /opt/fleetdeploy 20 10m 1")
+    assert not node_command(Host("n1", {"ansible_user": "root"}), request).startswith("sudo")
+
+
+def test_an_unknown_node_lists_the_known_ones():
+    inventory = load_inventory(FLEET)
+    with pytest.raises(ConfigError) as error:
+        pick_hosts(inventory, "node9")
+    assert str(error.value) == (
+        "--node node9: no such host; the inventory has: node-bookworm-1, node-bookworm-2, node-trixie-1"
+    )
+    assert error.value.exit_code == 2
+    assert [host.name for host in pick_hosts(inventory, "node-trixie-1")] == ["node-trixie-1"]
+
+
+def fake_program(folder: Path, name: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\necho \"$0 $*\" | sed 's|.*/||'\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def run_script(root: Path, bin_dir: Path, *args):
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    # stdin stays open, as ssh's does: with --follow the script stops its reader when stdin closes.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", NODE_SCRIPT, "mnist", str(root), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    stdout = proc.stdout.read()
+    proc.stdin.close()
+    proc.wait(30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, proc.stderr.read())
+
+
+def test_with_follow_the_node_script_stops_its_reader_when_ssh_closes(tmp_path):
+    activate(tmp_path, runtime="docker", instance="c")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text("#!/bin/sh\necho following\nexec sleep 60\n")
+    (bin_dir / "docker").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", NODE_SCRIPT, "mnist", str(tmp_path), "5", "", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout.readline() == "following\n"
+    proc.stdin.close()  # what ssh does when the controller goes away
+    assert proc.wait(10) != 0  # the reader was terminated, well before its 60 s
+
+
+@pytest.fixture
+def fakes(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_program(bin_dir, "docker")
+    fake_program(bin_dir, "journalctl")
+    return bin_dir
+
+
+def activate(root: Path, **active):
+    state = root / "mnist" / "state"
+    state.mkdir(parents=True)
+    (state / "active.json").write_text(json.dumps(active))
+
+
+def test_the_node_script_reads_the_active_container(tmp_path, fakes):
+    activate(tmp_path, runtime="docker", instance="fleetdeploy-mnist-green", slot="green")
+    done = run_script(tmp_path, fakes, "50", "10m", "0")
+    assert done.stdout.strip() == "docker logs --tail 50 --since 10m fleetdeploy-mnist-green"
+
+
+def test_the_node_script_reads_the_journal_for_units(tmp_path, fakes):
+    activate(tmp_path, runtime="conda", slot="blue")
+    done = run_script(tmp_path, fakes, "", "10m", "1")
+    assert done.stdout.strip() == (
+        "journalctl --no-pager --output cat --unit fleetdeploy-mnist@blue.service --since 10min ago --follow"
+    )
+
+
+def test_the_node_script_falls_back_to_the_layout_before_slots(tmp_path, fakes):
+    (tmp_path / "mnist").mkdir()
+    os.symlink("releases/r1.json", tmp_path / "mnist" / "current")
+    assert (
+        run_script(tmp_path, fakes, "5", "", "0").stdout.strip() == "docker logs --tail 5 fleetdeploy-mnist"
+    )
+
+
+def test_the_node_script_says_when_the_service_is_not_there(tmp_path, fakes):
+    done = run_script(tmp_path, fakes, "5", "", "0")
+    assert done.returncode == 3 and "service mnist is not deployed on this node" in done.stderr
