@@ -52,6 +52,14 @@ _OUTCOME_STYLES = {
 }
 
 
+def _wide_console():
+    """Tables are wider than 80 columns: a pipe or CI log gets 160 rather than rich's default 80."""
+    console = _console()
+    if not console.is_terminal:
+        console.width = 160
+    return console
+
+
 def _target(spec_path, service, port):
     from fleetdeploy.ops.target import resolve_target
 
@@ -94,7 +102,7 @@ def status(inventory, spec_path, service, port, limit, as_json, drift, all_facts
     def once():
         return fleet_status(inventory, target, limit=limit, all_facts=all_facts, drift=drift, desired=desired)
 
-    console = _console()
+    console = _wide_console()
     if not watch:
         result = once()
         _show_status(console, result, as_json)
@@ -253,7 +261,7 @@ def history(inventory, spec_path, service, limit, as_json, lines):
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
         sys.exit(result.exit_code)
-    console = _console()
+    console = _wide_console()
     table = Table(title=f"History of {result.service}", title_justify="left")
     for column in ("time (UTC)", "node", "action", "release", "previous", "result", "by", "detail"):
         table.add_column(column, overflow="fold")
@@ -304,7 +312,7 @@ def remove(inventory, spec_path, service, limit, purge, yes):
         click.confirm(
             f"{what} service {target.service} on {len(names)} node(s) ({', '.join(names)})?", abort=True
         )
-    console = _console()
+    console = _wide_console()
     with make_progress(console) as progress:
         result = remove_service(inventory, target, purge=purge, limit=limit, on_event=progress)
     table = Table(title=f"Remove {result.service}" + (" (purge)" if purge else ""), title_justify="left")

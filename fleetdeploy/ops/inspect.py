@@ -7,6 +7,8 @@ runs out)."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,8 +69,13 @@ def run_on_nodes(
     from fleetdeploy.run import run_playbook
 
     run_dir = ops_run_dir(service, action)
-    # Roles that record history (fleet_history) name the run that did it.
-    variables = {**variables, "fleet_history_run_id": run_dir.name}
+    # Roles that record history (fleet_history) name who did it, from where, in which run.
+    variables = {
+        **variables,
+        "fleet_history_run_id": run_dir.name,
+        "fleet_history_user": getpass.getuser(),
+        "fleet_history_controller": socket.gethostname(),
+    }
     rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
     result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
     prune_runs(run_dir.parent, keep=OPS_RUNS_KEPT)
