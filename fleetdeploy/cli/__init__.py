@@ -39,6 +39,17 @@ def _register():
     main.add_command(init_cmd.init)
     main.add_command(apply_cmd.apply)
     main.add_command(apply_cmd.render)
+    from fleetdeploy.cli import ops_cmd
+
+    main.add_command(ops_cmd.status)
+    main.add_command(ops_cmd.logs)
+    main.add_command(ops_cmd.history)
+    main.add_command(ops_cmd.remove)
+    from fleetdeploy.cli import rollout_cmd
+
+    main.add_command(rollout_cmd.rollback)
+    main.add_command(rollout_cmd.releases)
+    main.add_command(rollout_cmd.unlock)
 
 
 _register()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -32,14 +33,24 @@ def _say(console):
     return lambda line: console.print(f"  {line}", markup=False)
 
 
+_lock_wait_opt = click.option(
+    "--lock-wait",
+    type=float,
+    default=0,
+    metavar="SECONDS",
+    help="Wait this long for another deploy of the service to finish instead of failing at once.",
+)
+
+
 @click.command()
 @_inventory_arg
 @_spec_opt
 @_limit_opt
+@_lock_wait_opt
 @click.option("-v", "--verbose", count=True, help="Show Ansible's own output as it runs (-vv… for more).")
-def apply(inventory: Path, spec_path: Path, limit: str | None, verbose: int):
-    """Deploy the spec's scoring service to every node of INVENTORY and check /score on each."""
-    from fleetdeploy.cli.progress import make_progress, print_summary
+def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float, verbose: int):
+    """Deploy the spec's scoring service to every node of INVENTORY, batch by batch, and check /score on each."""
+    from fleetdeploy.cli.progress import make_progress, print_rollout, print_summary
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
@@ -47,10 +58,37 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, verbose: int):
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )
-    with make_progress(console, verbose=bool(verbose)) as progress:
-        result = workflow.execute(plan, on_event=progress, verbosity=max(verbose - 1, 0))
-    print_summary(console, result, verbose=bool(verbose))
-    sys.exit(0 if result.succeeded else 1)
+    with interruptible(console) as (stop, cancel), make_progress(console, verbose=bool(verbose)) as progress:
+        outcome = workflow.execute(
+            plan,
+            on_event=progress,
+            verbosity=max(verbose - 1, 0),
+            stop=stop,
+            cancel=cancel,
+            lock_wait=lock_wait,
+            say=_say(console),
+        )
+    print_summary(console, outcome.result, verbose=bool(verbose))
+    print_rollout(console, outcome.rollout, outcome.rollback)
+    sys.exit(0 if outcome.succeeded else 1)
+
+
+@contextmanager
+def interruptible(console):
+    """Ctrl-C once finishes the batch in progress; again, or SIGTERM, stops at once."""
+    import signal
+    import threading
+
+    from fleetdeploy.deploy.session import interrupt_handlers
+
+    stop, cancel = threading.Event(), threading.Event()
+    handlers = interrupt_handlers(stop, cancel, _say(console))
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        yield stop, cancel
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @click.command()

@@ -295,3 +295,59 @@ def _failure_text(task: str | None, message: str | None) -> str:
 def _tail(path: Path, lines: int) -> list[str]:
     with open(path, errors="replace") as fh:
         return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
+
+
+def print_rollout(console: Console, rollout, rollback: RunResult | None) -> None:
+    """How the batches went: where the rollout stopped, which nodes went back, which were never touched."""
+    sizes = " -> ".join(str(len(batch.hosts)) for batch in rollout.batches)
+    console.print(f"batches: {sizes or 'none'}", markup=False, highlight=False)
+    if not rollout.stopped:
+        return
+    console.print(f"rollout stopped: {rollout.stopped}", style="red", markup=False, highlight=False)
+    if rollout.rolled_back:
+        went_back = rollback.hosts if rollback else {}
+        for name in rollout.rolled_back:
+            host = went_back.get(name)
+            state = (
+                f"rolled back to {host.report.get('release') or 'its previous release'}"
+                if host and host.succeeded
+                else f"rollback failed: {_failure_text(host.failed_task, host.message)}"
+                if host
+                else "not rolled back (it served nothing before, or the run was stopped)"
+            )
+            console.print(f"  {name}: {state}", markup=False, highlight=False)
+    if rollout.not_started:
+        console.print(
+            f"  not started (keep their release): {', '.join(rollout.not_started)}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def print_releases(console: Console, result: RunResult) -> None:
+    """One row per node and kept release, newest first; the serving one marked."""
+    table = Table(title="Releases kept on each node", title_justify="left")
+    for column in ("node", "release", "state", "shipped", "models", "complete"):
+        table.add_column(column, overflow="fold")
+    for name, host in sorted(result.hosts.items()):
+        if not host.succeeded:
+            table.add_row(
+                name,
+                "-",
+                Text(host.outcome, style="red"),
+                "",
+                "",
+                _failure_text(host.failed_task, host.message),
+            )
+            continue
+        for item in host.report.get("releases", []):
+            state = "serving" if item.get("serving") else "previous" if item.get("previous") else ""
+            table.add_row(
+                name,
+                item.get("release", "?"),
+                Text(state, style="green" if state == "serving" else ""),
+                item.get("shipped", ""),
+                ", ".join(item.get("models", [])),
+                "yes" if item.get("complete") else "no",
+            )
+    console.print(table)

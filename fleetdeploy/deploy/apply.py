@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
+from fleetdeploy.deploy.rollout import RolloutReport, run_rollout
 from fleetdeploy.deploy.variables import role_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.paths import data_home
@@ -82,26 +84,119 @@ def render(plan_: Plan, out_dir: Path | None = None) -> RenderedProject:
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    result: RunResult  # per node: the deploy's result, with the release each node serves (its /version)
+    rollout: RolloutReport
+    rollback: RunResult | None  # the automatic rollback's run, when one happened
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result.succeeded and not self.rollout.stopped
+
+
 def execute(
     plan_: Plan,
     *,
     on_event: Callable | None = None,
     verbosity: int = 0,
     cancel: threading.Event | None = None,
-) -> RunResult:
-    from fleetdeploy.run import run_playbook
+    stop: threading.Event | None = None,
+    lock_wait: float = 0,
+    say: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """The rollout: lock, then the spec's batches in order (the first a canary), stopping and rolling
+    back when more nodes fail than `rollout.max_fail` allows. `stop` ends it after the current batch,
+    `cancel` at once; either way every node keeps serving a complete release."""
+    from fleetdeploy.deploy import session
 
     rendered = render(plan_)
-    result = run_playbook(
-        rendered.private_data_dir,
-        rendered.playbook,
-        limit=plan_.limit,
-        verbosity=verbosity,
-        on_event=on_event,
-        cancel=cancel,
-    )
+    cancel = cancel or threading.Event()
+    stop = stop or threading.Event()
+    hosts = [host.name for host in plan_.inventory]
+    holder = new_holder("apply", plan_.prepared.release)
+    rollout_spec = plan_.spec.rollout
+    batches = [[hosts[i] for i in batch] for batch in rollout_spec.batches(len(hosts))]
+    runs: list[RunResult] = []
+    rollbacks: list[RunResult] = []
+    with session.locked(
+        rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
+    ) as unreachable:
+        before = served_releases(plan_)
+        extravars = {"fleetdeploy_run_id": holder["run_id"]}
+
+        def deploy(batch: list[str]) -> list[str]:
+            if cancel.is_set():
+                return batch
+            say(f"batch: {', '.join(batch)}")
+            result = session.run(
+                rendered.private_data_dir,
+                rendered.playbook,
+                batch,
+                extravars,
+                verbosity=verbosity,
+                on_event=on_event,
+                cancel=cancel,
+            )
+            runs.append(result)
+            return [h for h in batch if h in unreachable or not result.hosts.get(h, _MISSING).succeeded]
+
+        def rollback(batch: list[str]) -> None:
+            targets = {h: before[h] for h in batch if before.get(h) and before[h] != plan_.prepared.release}
+            if cancel.is_set() or not targets:
+                return
+            say(f"rolling back {', '.join(sorted(targets))}")
+            rollbacks.append(
+                session.run(
+                    rendered.private_data_dir,
+                    "playbooks/rollback.yml",
+                    sorted(targets),
+                    {**extravars, "fleetdeploy_rollback_targets": targets},
+                    on_event=on_event,
+                )
+            )
+
+        report = run_rollout(
+            batches,
+            allowed_failures=rollout_spec.allowed_failures(len(hosts)),
+            deploy=deploy,
+            rollback=rollback,
+            rollback_mode=rollout_spec.rollback,
+            pause=lambda: stop.wait(rollout_spec.pause),
+            stop_requested=stop.is_set,
+        )
     prune_runs(plan_.run_dir.parent)
-    return with_probes(result, plan_)
+    merged = with_probes(merge_results(runs), plan_)
+    return Outcome(merged, report, merge_results(rollbacks) if rollbacks else None)
+
+
+def served_releases(plan_: Plan) -> dict[str, str | None]:
+    """The release each node serves now, asked over HTTP: what a rollback goes back to."""
+    from fleetdeploy.health import probe_fleet
+
+    urls = {host.name: scoring_url(host, plan_.spec.port) for host in plan_.inventory}
+    probes = probe_fleet(urls, timeout=plan_.spec.health.request_timeout)
+    return {name: probe.release for name, probe in probes.items()}
+
+
+def merge_results(runs: list[RunResult]) -> RunResult:
+    """One result for several runs over disjoint hosts (the batches)."""
+    from fleetdeploy.run import RunResult
+
+    if not runs:
+        return RunResult("canceled", None, {}, None)
+    hosts = {}
+    for run in runs:
+        hosts.update(run.hosts)
+    worst = next((run for run in runs if run.status != "successful"), runs[-1])
+    return replace(worst, hosts=hosts)
+
+
+class _Missing:
+    succeeded = False
+
+
+_MISSING = _Missing()
 
 
 def with_probes(result: RunResult, plan_: Plan) -> RunResult:

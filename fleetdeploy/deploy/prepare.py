@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
 from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
@@ -18,22 +19,27 @@ from fleetdeploy.paths import cache_home
 from fleetdeploy.render.gpus import gpu_device_requests
 from fleetdeploy.spec.model import Spec
 
+if TYPE_CHECKING:
+    from fleetdeploy.native.prepare import NativeRelease
+
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class PreparedRelease:
     release: str
-    image: BuiltImage
+    image: BuiltImage | None  # None for the venv and conda runtimes
     archive: SavedImage | None  # None when the nodes pull from the spec's registry
     staged: StagedArtifacts
     settings: dict  # the container settings that are part of the release identity
+    native: NativeRelease | None = None  # venv / conda runtimes: the environment instead of an image
 
 
 def container_settings(spec: Spec) -> dict:
     """Settings whose change means a new container (and so a new release)."""
     return {
         "port": spec.port,
+        "slot_ports": spec.rollout.slot_ports_for(spec.port),
         "cpus": spec.resources.cpus,
         "memory": spec.resources.memory,
         "device_requests": gpu_device_requests(spec.resources.gpus),
@@ -51,6 +57,8 @@ def prepare_release(
     spec: Spec, work_dir: Path, *, say: Say = print, build_log: Say | None = None
 ) -> PreparedRelease:
     """`say` gets one line per stage; `build_log` gets Docker's own build output (default: `say`)."""
+    if spec.runtime != "docker":
+        return prepare_native_release(spec, work_dir, say=say)
     env = spec.environment
     image = build_scoring_image(
         EnvironmentInput(pip=env.pip, conda=env.conda),
@@ -76,3 +84,13 @@ def prepare_release(
     )
     settings = container_settings(spec)
     return PreparedRelease(release_id(image.image_id, staged, settings), image, archive, staged, settings)
+
+
+def prepare_native_release(spec: Spec, work_dir: Path, *, say: Say = print) -> PreparedRelease:
+    """venv / conda runtimes: the environment a node builds replaces the image (fleetdeploy.native)."""
+    from fleetdeploy.native.prepare import native_release_id, native_settings, prepare_native, stage
+
+    native = prepare_native(spec, work_dir, say=say)
+    staged = stage(spec, work_dir)
+    settings = {**container_settings(spec), **native_settings(spec)}
+    return PreparedRelease(native_release_id(native, staged, settings), None, None, staged, settings, native)

@@ -21,10 +21,14 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         }
         for model in staged.models
     ]
-    sample = spec.health.sample_request_body() or ""
-    expected = spec.health.expected_response
+    if prepared.native is not None:  # venv / conda runtimes: no image, a systemd slot instead
+        from fleetdeploy.native.variables import native_role_variables
+
+        return native_role_variables(spec, prepared, models, verify_variables(spec))
+    service_vars = _service_variables(spec, prepared, models)
     return {
         "fleetdeploy_service": spec.service,
+        "fleetdeploy_runtime": spec.runtime,
         "fleetdeploy_release": prepared.release,
         # fleet_image
         "fleet_image_name": prepared.image.tag,
@@ -44,9 +48,43 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
             "image": prepared.image.tag,
             "image_id": prepared.image.image_id,
             "settings": prepared.settings,
+            "runtime": spec.runtime,
+            # What rollback needs to start this release again with nothing from the controller.
+            "service_vars": service_vars,
             **staged.manifest(),
         },
-        # fleet_service
+        **service_vars,
+        **verify_variables(spec),
+    }
+
+
+def service_operation_variables(spec: Spec) -> dict:
+    """What rollback, releases and unlock need: no release, the service and how to check it."""
+    return {
+        "fleetdeploy_service": spec.service,
+        "fleet_service_name": spec.service,
+        **verify_variables(spec, expect_response=False),
+    }
+
+
+def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
+    """fleet_verify's variables. A rollback does not expect the spec's answer: the release it goes back
+    to may answer differently."""
+    sample = spec.health.sample_request_body() or ""
+    expected = spec.health.expected_response if expect_response else None
+    return {
+        "fleet_verify_port": spec.port,
+        "fleet_verify_ready_timeout": int(spec.health.ready_timeout),
+        "fleet_verify_sample_request": sample,
+        "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
+        "fleet_verify_request_timeout": int(spec.health.request_timeout),
+    }
+
+
+def _service_variables(spec: Spec, prepared: PreparedRelease, models: list[dict]) -> dict:
+    """fleet_service's variables: how the release's container runs (kept in its manifest on the node)."""
+    staged = prepared.staged
+    return {
         "fleet_service_name": spec.service,
         "fleet_service_image": prepared.image.tag,
         "fleet_service_release": prepared.release,
@@ -54,6 +92,12 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_code_hash": staged.code_hash,
         "fleet_service_entry_script": staged.entry_script,
         "fleet_service_port": spec.port,
+        "fleet_service_slot_ports": spec.rollout.slot_ports_for(spec.port),
+        "fleet_service_parity_requests": spec.health.parity.bodies(),
+        "fleet_service_parity_abs_tolerance": spec.health.parity.abs_tolerance,
+        "fleet_service_parity_rel_tolerance": spec.health.parity.rel_tolerance,
+        "fleet_service_strategy": spec.rollout.strategy,
+        "fleet_service_keep_releases": spec.rollout.keep_releases,
         "fleet_service_cpus": spec.resources.cpus or 0,
         # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
         "fleet_service_memory": str(spec.resources.memory or ""),
@@ -62,12 +106,6 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_timeout": int(spec.server.timeout),
         "fleet_service_max_body": str(spec.server.max_body),
         "fleet_service_log_level": spec.server.log_level,
-        "fleet_service_sample_request": sample,
+        "fleet_service_sample_request": spec.health.sample_request_body() or "",
         "fleet_service_ready_timeout": int(spec.health.ready_timeout),
-        # fleet_verify
-        "fleet_verify_port": spec.port,
-        "fleet_verify_ready_timeout": int(spec.health.ready_timeout),
-        "fleet_verify_sample_request": sample,
-        "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
-        "fleet_verify_request_timeout": int(spec.health.request_timeout),
     }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from fleetdeploy.spec.fields import problem, problems
+from fleetdeploy.spec.node_runtime import NodeRuntime, check_runtime, environment_issues
 from fleetdeploy.spec.sections import (
     EntryScript,
     Environment,
@@ -21,7 +22,6 @@ from fleetdeploy.spec.sections import (
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 DEFAULT_PORT = 6789
-_LATER_RUNTIMES = ("conda", "venv")
 
 
 class Spec(Section):
@@ -38,6 +38,7 @@ class Spec(Section):
     health: Health = Health()
     rollout: Rollout = Rollout()
     registry: str | None = None
+    node_runtime: NodeRuntime = NodeRuntime()  # venv and conda runtimes only (docs/runtimes.md)
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -68,17 +69,35 @@ class Spec(Section):
             raise problems(found)
         return models
 
+    @model_validator(mode="after")
+    def _slot_ports_fit(self) -> Spec:
+        ports = self.rollout.slot_ports_for(self.port)
+        if self.rollout.slot_ports is None and max(ports.values()) > 65535:
+            raise problem(
+                f"port {self.port} leaves no room for the default slot ports (port+10000, port+20000)",
+                "set rollout.slot_ports: [A, B], two free ports on the nodes",
+                at=("rollout", "slot_ports"),
+            )
+        if self.port in ports.values():
+            raise problem(
+                f"rollout.slot_ports {list(ports.values())} include the service port {self.port}",
+                "pick two other ports",
+                at=("rollout", "slot_ports"),
+            )
+        return self
+
     @field_validator("runtime", mode="before")
     @classmethod
     def _runtime(cls, value: object) -> str:
-        if value == "docker":
-            return value
-        if value in _LATER_RUNTIMES:
-            raise problem(
-                f"runtime '{value}' is not supported yet (coming with the 'runtimes without Docker' work)",
-                "use docker",
-            )
-        raise problem(f"unknown runtime {value!r}", "use docker")
+        return check_runtime(value)
+
+    @model_validator(mode="after")
+    def _runtime_can_give_the_environment(self) -> Spec:
+        conda = self.environment.conda
+        found = environment_issues(self.runtime, self.environment.conda_content, conda.name if conda else "")
+        if found:
+            raise problems(found)
+        return self
 
     @field_validator("registry", mode="before")
     @classmethod

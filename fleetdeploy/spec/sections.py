@@ -284,6 +284,37 @@ class Server(Section):
         raise problem(f"not a log level: {value!r}", "one of " + ", ".join(levels))
 
 
+class Parity(Section):
+    """The prediction-parity gate: golden requests the new release must answer as the serving one does."""
+
+    requests: list[Path] = []
+    abs_tolerance: float = Field(default=0.0, ge=0)
+    rel_tolerance: float = Field(default=0.0, ge=0)
+
+    @field_validator("requests", mode="before")
+    @classmethod
+    def _requests(cls, value: object, info: ValidationInfo) -> list[Path]:
+        items = value if isinstance(value, list) else [value]
+        found, paths = [], []
+        for index, item in enumerate(items):
+            try:
+                path = resolve_existing(
+                    item, base_dir(info), "file", "a JSON request body, relative to the spec"
+                )
+                json.loads(path.read_text(encoding="utf-8"))
+                paths.append(path)
+            except (ValueError, UnicodeDecodeError) as exc:
+                found.append(
+                    ((index,), f"not a JSON request body: {exc}", "it is sent as the body of POST /score")
+                )
+        if found:
+            raise problems(found)
+        return paths
+
+    def bodies(self) -> list[str]:
+        return [path.read_text(encoding="utf-8") for path in self.requests]
+
+
 class Health(Section):
     """How the deploy decides a node is healthy: /ready within ready_timeout, then an optional sample."""
 
@@ -292,6 +323,7 @@ class Health(Section):
     sample_request: Any = None
     sample_request_file: Path | None = None
     expected_response: Any = None
+    parity: Parity = Parity()
 
     _sample_body: str | None = PrivateAttr(default=None)
 
@@ -356,6 +388,13 @@ class Rollout(Section):
     batch: list[rollout.BatchSize] = [1]
     max_fail: int | str = 0
     pause: float = 0.0
+    # blue-green: the new release starts beside the old one (no failed request); recreate: the old one
+    # stops first (for nodes that cannot hold two copies, e.g. one GPU's memory; requests fail meanwhile).
+    strategy: Literal["blue-green", "recreate"] = "blue-green"
+    # When a batch fails beyond max_fail: roll back that batch's updated nodes, or every updated node.
+    rollback: Literal["batch", "all", "none"] = "batch"
+    keep_releases: int = Field(default=3, ge=1, le=50)
+    slot_ports: tuple[int, int] | None = None
 
     @field_validator("batch", mode="before")
     @classmethod
@@ -388,6 +427,22 @@ class Rollout(Section):
             return parse_duration(value)
         except ValueError as exc:
             raise problem(str(exc))
+
+    @field_validator("slot_ports", mode="after")
+    @classmethod
+    def _slot_ports(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None:
+            for index, port in enumerate(value):
+                if not 1 <= port <= 65535:
+                    raise problems([((index,), f"not a port: {port}", None)])
+            if value[0] == value[1]:
+                raise problem(f"the two slots need different ports, got {list(value)}")
+        return value
+
+    def slot_ports_for(self, port: int) -> dict[str, int]:
+        """The blue and green slots' node ports: given, or port+10000 / port+20000."""
+        blue, green = self.slot_ports or (port + 10000, port + 20000)
+        return {"blue": blue, "green": green}
 
     def batches(self, n_hosts: int) -> list[list[int]]:
         """Host indexes per batch, in order."""

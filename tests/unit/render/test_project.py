@@ -101,9 +101,9 @@ def test_missing_inventory_is_named(tmp_path):
 
 def test_unknown_playbook_lists_the_available_ones(tmp_path, inventory):
     with pytest.raises(
-        ConfigError, match=r"playbook 'rollback\.yml' does not exist; available: .*deploy\.yml"
+        ConfigError, match=r"playbook 'nonesuch\.yml' does not exist; available: .*deploy\.yml"
     ):
-        render_project(tmp_path / "run", inventory_path=inventory, variables={}, playbook="rollback.yml")
+        render_project(tmp_path / "run", inventory_path=inventory, variables={}, playbook="nonesuch.yml")
 
 
 def test_sources_can_be_overridden_and_a_bad_override_is_explained(tmp_path, monkeypatch):

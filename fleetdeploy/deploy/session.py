@@ -1,0 +1,109 @@
+"""A locked session on the nodes: the deploy lock taken on every targeted node (and on this controller)
+before anything changes, given back at the end however the run ends. Used by apply and rollback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fleetdeploy.deploy.lock import LockHeld, describe, is_stale, local_lock
+
+LOCK_PLAYBOOK = "playbooks/lock.yml"
+
+
+def run(private_data_dir: Path, playbook: str, hosts: list[str], extravars: dict | None = None, **kwargs):
+    from fleetdeploy.run import run_playbook
+
+    return run_playbook(private_data_dir, playbook, limit=",".join(hosts), extravars=extravars, **kwargs)
+
+
+@contextmanager
+def locked(
+    private_data_dir: Path,
+    service: str,
+    hosts: list[str],
+    holder: dict,
+    *,
+    wait: float = 0,
+    say: Callable[[str], None] = lambda line: None,
+) -> Iterator[list[str]]:
+    """Yields the hosts that could not be reached to take the lock (the run counts them as failed)."""
+    with local_lock(service, wait):
+        unreachable = _take(private_data_dir, hosts, holder, wait, say)
+        try:
+            yield unreachable
+        finally:
+            # Never canceled: whatever stopped the run, the lock goes back.
+            reachable = [host for host in hosts if host not in unreachable]
+            if reachable:
+                run(private_data_dir, LOCK_PLAYBOOK, reachable, _vars(holder, action="release"))
+
+
+def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, say) -> list[str]:
+    result = run(private_data_dir, LOCK_PLAYBOOK, hosts, _vars(holder, wait=wait))
+    held = _held(result)
+    stale = {host: info for host, info in held.items() if is_stale(info)}
+    if stale:
+        for host, info in stale.items():
+            say(f"{host}: taking over the deploy lock left by {describe(info)} (that process is gone)")
+        breaks = {info.get("run_id") for info in stale.values()}
+        retry = run(private_data_dir, LOCK_PLAYBOOK, sorted(stale), _vars(holder, wait=0, breaks=breaks))
+        held = {**{h: i for h, i in held.items() if h not in stale}, **_held(retry)}
+    if held:
+        lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
+        taken = [host for host in hosts if host not in held and not result.hosts.get(host, _NONE).unreachable]
+        if taken:
+            run(private_data_dir, LOCK_PLAYBOOK, taken, _vars(holder, action="release"))
+        raise LockHeld(
+            f"another deploy holds the lock: {lines}. Wait for it (--lock-wait SECONDS), or if it is gone "
+            f"for good, `fleetdeploy unlock` the inventory"
+        )
+    return [name for name, host in result.hosts.items() if host.unreachable]
+
+
+class _NoHost:
+    unreachable = False
+
+
+_NONE = _NoHost()
+
+
+def _held(result) -> dict[str, dict]:
+    """Hosts whose lock another run holds, with the holder record."""
+    held = {}
+    for name, host in result.hosts.items():
+        lock = host.report.get("lock") or {}
+        if not host.unreachable and host.failed and not lock.get("locked"):
+            held[name] = lock.get("holder") or {}
+    return held
+
+
+def _vars(holder: dict, *, wait: float = 0, action: str = "take", breaks: set | None = None) -> dict:
+    return {
+        "fleet_lock_holder": holder,
+        "fleet_lock_wait": int(wait),
+        "fleet_lock_break": ",".join(sorted(b for b in breaks or () if b)),
+        "fleetdeploy_lock_action": action,
+    }
+
+
+def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Callable[[str], None]):
+    """Ctrl-C once: finish the batch in progress, then stop. Again, or SIGTERM: stop now (every node
+    still serves a complete release: the switch never leaves a slot without one)."""
+    import signal
+
+    def on_int(signum, frame):
+        if stop.is_set():
+            say("stopping now; nodes keep whichever complete release they serve")
+            cancel.set()
+        else:
+            say("finishing the batch in progress, then stopping (Ctrl-C again to stop now)")
+            stop.set()
+
+    def on_term(signum, frame):
+        stop.set()
+        cancel.set()
+
+    return {signal.SIGINT: on_int, signal.SIGTERM: on_term}

@@ -1,0 +1,84 @@
+#!/usr/bin/python
+# Waits for a slot's release to answer /ready, giving up as soon as its container or unit has stopped:
+# a release whose init() raises is refused in a second, not after the whole ready timeout.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_slot_ready
+short_description: Wait until a fleetdeploy slot answers /ready on 127.0.0.1, or its process stopped
+description:
+  - Polls C(http://127.0.0.1:<port>/ready) until it answers 200, the timeout passes, or the slot's
+    container (docker runtime) or systemd unit (venv/conda runtimes) is no longer running.
+options:
+  port: {type: int, required: true, description: The slot port on 127.0.0.1.}
+  timeout: {type: int, default: 120, description: Seconds to wait.}
+  container: {type: str, description: Docker container running the slot.}
+  unit: {type: str, description: systemd unit running the slot.}
+author: fleetdeploy
+"""
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _ready(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stopped(container, unit):
+    """Why the slot's process is not running, or None while it runs."""
+    if container:
+        out = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container],
+            capture_output=True, text=True, check=False,
+        )
+        if out.returncode != 0:
+            return f"container {container} is gone"
+        status, code = out.stdout.split()
+        if status in ("exited", "dead"):
+            return f"it exited with code {code}"
+    if unit:
+        out = subprocess.run(
+            ["systemctl", "show", "--property=ActiveState,ExecMainStatus", "--value", unit],
+            capture_output=True, text=True, check=False,
+        )
+        lines = out.stdout.split()
+        if lines and lines[0] in ("failed", "inactive"):
+            return f"unit {unit} is {lines[0]} (exit status {lines[1] if len(lines) > 1 else '?'})"
+    return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            port=dict(type="int", required=True),
+            timeout=dict(type="int", default=120),
+            container=dict(type="str"),
+            unit=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    started = time.monotonic()
+    deadline = started + params["timeout"]
+    while True:
+        if _ready(params["port"]):
+            module.exit_json(changed=False, ready=True, seconds=round(time.monotonic() - started, 2))
+        reason = _stopped(params["container"], params["unit"])
+        if reason is None and time.monotonic() >= deadline:
+            reason = f"no /ready within {params['timeout']}s"
+        if reason:
+            module.fail_json(msg=reason, ready=False, reason=reason)
+        time.sleep(0.3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+#!/usr/bin/python
+# The deploy lock of one service on one node: a directory (mkdir is atomic) holding who took it.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_lock
+short_description: Take or give back a fleetdeploy service's deploy lock on a node
+options:
+  path: {type: path, required: true, description: The lock directory (/opt/fleetdeploy/<service>/state/lock).}
+  state: {type: str, default: present, choices: [present, absent], description: Take (present) or give back.}
+  holder: {type: dict, required: true, description: Who takes it; must include run_id.}
+  wait: {type: int, default: 0, description: Seconds to wait for another holder to give it back.}
+  break_run: {type: str, default: "", description: Comma-separated run_ids of holders whose lock may be taken over (stale).}
+author: fleetdeploy
+"""
+
+import json
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _holder(path):
+    try:
+        with open(os.path.join(path, "holder.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(path, holder):
+    tmp = os.path.join(path, ".holder.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(holder, handle, sort_keys=True)
+    os.replace(tmp, os.path.join(path, "holder.json"))
+
+
+def _take(path, holder, break_run):
+    """(taken, current holder)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        current = _holder(path)
+        if current.get("run_id") == holder["run_id"]:
+            return True, current
+        if current.get("run_id") and current.get("run_id") in break_run.split(","):
+            _write(path, holder)
+            return True, holder
+        return False, current
+    _write(path, holder)
+    return True, holder
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            holder=dict(type="dict", required=True),
+            wait=dict(type="int", default=0),
+            break_run=dict(type="str", default=""),
+        ),
+    )
+    p = module.params
+    path, holder = p["path"], p["holder"]
+    if p["state"] == "absent":
+        current = _holder(path)
+        # run_id "*" is `fleetdeploy unlock`: the holder is gone for good, whoever it was.
+        mine = os.path.isdir(path) and current.get("run_id") in (holder["run_id"], "", None) or (
+            os.path.isdir(path) and holder["run_id"] == "*"
+        )
+        if mine:
+            shutil.rmtree(path, ignore_errors=True)
+        module.exit_json(changed=mine, holder=current)
+    deadline = time.monotonic() + p["wait"]
+    while True:
+        taken, current = _take(path, holder, p["break_run"])
+        if taken:
+            module.exit_json(changed=current is holder, locked=True, holder=current)
+        if time.monotonic() >= deadline:
+            module.fail_json(msg="the deploy lock is held", locked=False, holder=current)
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

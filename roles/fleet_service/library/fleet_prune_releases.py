@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# Keeps a node's last N releases (manifests, code folders, model versions) so rollback needs nothing
+# from the controller, and removes the rest. Images are reported, not removed: docker_image does that.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fleet_prune_releases
+short_description: Remove a fleetdeploy service's releases beyond the newest N on a node
+options:
+  service_dir: {type: path, required: true, description: /opt/fleetdeploy/<service>.}
+  keep: {type: int, required: true, description: How many releases to keep (newest manifests first).}
+  protect: {type: list, elements: str, default: [], description: Releases never removed (serving, previous).}
+author: fleetdeploy
+"""
+
+import json
+import os
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _load(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def plan(manifests, keep, protect):
+    """(kept, removed) release ids: the protected ones plus the newest until `keep` are kept."""
+    newest_first = sorted(manifests, key=lambda rid: manifests[rid]["mtime"], reverse=True)
+    kept = [rid for rid in newest_first if rid in protect]
+    for rid in newest_first:
+        if len(kept) >= keep:
+            break
+        if rid not in kept:
+            kept.append(rid)
+    return kept, [rid for rid in newest_first if rid not in kept]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            service_dir=dict(type="path", required=True),
+            keep=dict(type="int", required=True),
+            protect=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    root = module.params["service_dir"]
+    releases_dir = os.path.join(root, "releases")
+    manifests = {}
+    for name in os.listdir(releases_dir) if os.path.isdir(releases_dir) else []:
+        if name.endswith(".json"):
+            path = os.path.join(releases_dir, name)
+            manifests[name[:-5]] = {"mtime": os.stat(path).st_mtime, "data": _load(path), "path": path}
+    kept, removed = plan(manifests, module.params["keep"], set(module.params["protect"]))
+    used_code = {manifests[rid]["data"].get("code_hash") for rid in kept}
+    used_models = {(m["name"], str(m["version"])) for rid in kept for m in manifests[rid]["data"].get("models", [])}
+    used_images = {manifests[rid]["data"].get("image") for rid in kept}
+    stale_code = sorted(
+        name for name in os.listdir(os.path.join(root, "code")) if name not in used_code
+    ) if os.path.isdir(os.path.join(root, "code")) else []
+    stale_models = []
+    models_root = os.path.join(root, "models")
+    for name in sorted(os.listdir(models_root)) if os.path.isdir(models_root) else []:
+        for version in sorted(os.listdir(os.path.join(models_root, name))):
+            if (name, version) not in used_models:
+                stale_models.append(f"{name}/{version}")
+    stale_images = sorted(
+        {manifests[rid]["data"].get("image") for rid in removed} - used_images - {None}
+    )
+    changed = bool(removed or stale_code or stale_models)
+    if changed and not module.check_mode:
+        for rid in removed:
+            os.remove(manifests[rid]["path"])
+        for name in stale_code:
+            shutil.rmtree(os.path.join(root, "code", name), ignore_errors=True)
+        for item in stale_models:
+            shutil.rmtree(os.path.join(models_root, item), ignore_errors=True)
+    module.exit_json(
+        changed=changed, kept=kept, removed=removed, removed_code=stale_code,
+        removed_models=stale_models, stale_images=stale_images,
+    )
+
+
+if __name__ == "__main__":
+    main()
