@@ -1,0 +1,237 @@
+"""Day-two operations end to end on a 3-node sandbox: status, status --drift, logs, history and remove,
+each fault of issue 6 made for real (a node that cannot be reached, a service never deployed, a
+container stopped by hand, a score.py edited on a node, an unknown --node). The tests run in file
+order and share one fleet: each builds on the state the one before left."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+SERVICE = "mnist"
+SERVICE_DIR = f"/opt/fleetdeploy/{SERVICE}"
+
+
+@pytest.fixture(scope="module")
+def fleet(sandbox_fleet):
+    return sandbox_fleet("ops", nodes=3, distros=("bookworm",), docker=("preinstalled",))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_example(tmp_path_factory.mktemp("mnist-ops"))
+
+
+@pytest.fixture(scope="module")
+def with_ghost(fleet, tmp_path_factory):
+    """The fleet plus `ghost`: nothing listens on its SSH or scoring port (both on 127.0.0.1)."""
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    data = yaml.safe_load(fleet.inventory.read_text())
+    ghost = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": free_port(),
+        "ansible_user": "fleet",
+        "fleetdeploy_scoring_url": f"http://127.0.0.1:{free_port()}",
+    }
+    data["all"]["children"]["fleet"].setdefault("hosts", {})["ghost"] = ghost
+    path = tmp_path_factory.mktemp("ghost") / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def ops(command, fleet_or_inventory, project, *extra, spec_flag="-f"):
+    inventory = getattr(fleet_or_inventory, "inventory", fleet_or_inventory)
+    return fleetdeploy(command, inventory, spec_flag, project / "fleetdeploy.yml", *extra, timeout=600)
+
+
+def status_json(fleet_or_inventory, project, *extra):
+    done = ops("status", fleet_or_inventory, project, "--json", *extra)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, {node["node"]: node for node in json.loads(done.stdout)["nodes"]}
+
+
+def serving_container(client, node) -> str:
+    """The container that serves now (slot layout: the running one of the slots)."""
+    names = node_exec(
+        client, node, f"docker ps --filter label=fleetdeploy.service={SERVICE} --format '{{{{.Names}}}}'"
+    )
+    running = [name for name in names.splitlines() if not name.endswith("-next")]
+    assert len(running) == 1, names
+    return running[0]
+
+
+def test_never_deployed_and_unreachable_nodes_are_reported_and_the_others_still_are(with_ghost, project):
+    code, nodes = status_json(with_ghost, project)
+    assert code == 1
+    assert {name: node["state"] for name, node in nodes.items()} == {
+        "node1": "not deployed",
+        "node2": "not deployed",
+        "node3": "not deployed",
+        "ghost": "unreachable",
+    }
+    assert nodes["ghost"]["reasons"][0].startswith("SSH: ")
+
+
+def test_history_lists_the_applies_in_order(fleet, project):
+    first = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
+    assert first.returncode == 0, first.stdout + first.stderr
+    script = project / "score.py"
+    script.write_text(script.read_text() + "\n# a second release: same model, new code\n")
+    second = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    done = ops("history", fleet, project, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    entries = json.loads(done.stdout)["entries"]
+    for node in fleet.nodes:
+        applies = [entry for entry in entries if entry["node"] == node.host and entry["action"] == "apply"]
+        assert len(applies) == 2, entries
+        assert applies[0]["time"] < applies[1]["time"]
+        assert applies[1]["previous"] == applies[0]["release"] != applies[1]["release"]
+        assert all(entry["result"] == "ok" and entry["user"] and entry["controller"] for entry in applies)
+
+
+def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
+    started = time.perf_counter()
+    done = ops("status", fleet, project)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 node(s): 3 healthy" in done.stdout
+    assert elapsed < 6, f"status took {elapsed:.1f}s (the CLI's own start included)"
+    code, nodes = status_json(fleet, project, "--facts")
+    assert code == 0
+    for node in nodes.values():
+        assert node["state"] == "healthy" and node["score_status"] == 200
+        assert node["instance_state"].startswith("running") and node["restarts"] == 0
+
+
+def test_a_request_id_is_found_by_logs_grep(fleet, project):
+    node = fleet.nodes[1]
+    request = urllib.request.Request(
+        f"{node.scoring_url}/score",
+        data=(project / "sample_request.json").read_bytes(),
+        headers={"Content-Type": "application/json", "x-request-id": "abc123"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200
+    time.sleep(0.5)  # the server flushes its log lines every 0.1 s
+    done = ops("logs", fleet, project, "--grep", "abc123", spec_flag="--file")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines and all(line.startswith(f"{node.host} | ") for line in lines), lines
+    assert json.loads(lines[-1].split(" | ", 1)[1])["request_id"] == "abc123"
+
+
+def test_logs_for_an_unknown_node_lists_the_known_ones(fleet, project):
+    done = ops("logs", fleet, project, "--node", "node9", spec_flag="--file")
+    assert done.returncode == 2
+    assert "--node node9: no such host; the inventory has: node1, node2, node3" in done.stderr
+
+
+def test_logs_follow_prints_every_node_and_stops_cleanly_on_ctrl_c(fleet, project, docker_engine):
+    follow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleetdeploy",
+            "logs",
+            fleet.inventory,
+            "--file",
+            project / "fleetdeploy.yml",
+            "-f",
+            "-n",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = set()
+    deadline = time.monotonic() + 60
+    while len(seen) < 3 and time.monotonic() < deadline:
+        line = follow.stdout.readline()
+        seen.add(line.split(" | ", 1)[0])
+    assert seen >= {"node1", "node2", "node3"}, seen
+    follow.send_signal(signal.SIGINT)
+    _out, err = follow.communicate(timeout=20)
+    assert follow.returncode == 0, err
+    assert "Traceback" not in err
+    time.sleep(1)
+    for node in fleet.nodes:  # nothing left reading logs on the nodes
+        code, _ = docker_engine.containers.get(node.container).exec_run(["pgrep", "-f", "docker logs"])
+        assert code == 1, f"{node.host} still runs `docker logs`"
+
+
+def test_a_score_py_edited_by_hand_is_drift_on_that_node_only(fleet, project, docker_engine):
+    edited = fleet.nodes[2]
+    node_exec(
+        docker_engine, edited, f"for f in {SERVICE_DIR}/code/*/score.py; do echo '# hot fix' >> $f; done"
+    )
+    code, nodes = status_json(fleet, project, "--drift")
+    assert code == 1
+    assert [item["subject"] for item in nodes[edited.host]["drift"]] == ["code/score.py"]
+    assert "changed on the node" in nodes[edited.host]["drift"][0]["message"]
+    for other in fleet.nodes[:2]:
+        assert nodes[other.host]["drift"] == [], nodes[other.host]["drift"]
+    readable = ops("status", fleet, project, "--drift")
+    assert f"{edited.host}: drift: code/score.py: changed on the node" in readable.stdout
+
+
+def test_a_container_stopped_by_hand_marks_its_node_unhealthy(fleet, project, docker_engine):
+    stopped = fleet.nodes[0]
+    container = serving_container(docker_engine, stopped)
+    node_exec(docker_engine, stopped, f"docker stop --time 5 {container}")
+    code, nodes = status_json(fleet, project)
+    assert code == 1
+    assert nodes[stopped.host]["state"] == "unhealthy"
+    assert nodes[stopped.host]["reasons"][0].startswith(f"container {container} is exited"), nodes
+    assert {nodes[n.host]["state"] for n in fleet.nodes[1:]} == {"healthy"}
+
+
+def test_remove_then_status_says_not_deployed_everywhere(fleet, project, docker_engine):
+    done = ops("remove", fleet, project, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    code, nodes = status_json(fleet, project)
+    assert code == 1
+    assert {node["state"] for node in nodes.values()} == {"not deployed"}
+    for node in fleet.nodes:
+        assert (
+            node_exec(docker_engine, node, f"docker ps -aq --filter label=fleetdeploy.service={SERVICE}")
+            == ""
+        )
+        assert node_exec(docker_engine, node, "systemctl is-active docker") == "active"
+        assert node_exec(docker_engine, node, f"docker images -q fleetdeploy-{SERVICE}") != ""  # kept
+    history = json.loads(ops("history", fleet, project, "--json").stdout)["entries"]
+    for node in fleet.nodes:
+        last = [entry for entry in history if entry["node"] == node.host][-1]
+        assert (last["action"], last["result"]) == ("remove", "ok")
+
+
+def test_remove_purge_takes_images_and_files_and_keeps_the_history(fleet, project, docker_engine):
+    done = ops("remove", fleet, project, "--yes", "--purge")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for node in fleet.nodes:
+        assert node_exec(docker_engine, node, f"docker images -q fleetdeploy-{SERVICE}") == ""
+        left = node_exec(docker_engine, node, f"find {SERVICE_DIR} -mindepth 1 | sort")
+        assert left.splitlines() == [f"{SERVICE_DIR}/state", f"{SERVICE_DIR}/state/history.jsonl"]
+        assert node_exec(docker_engine, node, "docker version --format '{{.Server.Version}}'")  # Docker stays
+    history = json.loads(ops("history", fleet, project, "--json").stdout)["entries"]
+    purges = [entry for entry in history if entry["action"] == "remove" and entry["detail"]]
+    assert {entry["node"] for entry in purges} == {"node1", "node2", "node3"}
