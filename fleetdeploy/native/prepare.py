@@ -5,6 +5,7 @@ Nothing here touches a node."""
 from __future__ import annotations
 
 import shutil
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class NativeRelease:
     wheel_name: str
     wheelhouse: Path | None  # venv, air-gapped: wheels for every requirement
     installer_sha256: str | None  # conda: the installer's checksum (given, or computed for a local file)
+    ca_bundle: Path | None = None  # the controller's CA certificates, for nodes behind the same TLS proxy
 
     @property
     def env_hash(self) -> str:
@@ -62,7 +64,24 @@ def prepare_native(spec: Spec, work_dir: Path, *, say: Say = print) -> NativeRel
             arch=venv.wheelhouse_platform,
             index_url=venv.index_url,
         )
-    return NativeRelease(environment, files, wheel.path.name, wheelhouse, installer_checksum(spec))
+    ca_bundle = controller_ca_bundle()
+    if ca_bundle is not None:
+        shutil.copyfile(ca_bundle, files / "ca.pem")
+    return NativeRelease(
+        environment,
+        files,
+        wheel.path.name,
+        wheelhouse,
+        installer_checksum(spec),
+        files / "ca.pem" if ca_bundle else None,
+    )
+
+
+def controller_ca_bundle() -> Path | None:
+    """The CA certificates this machine trusts (as image builds use them): nodes that reach the package
+    index through the same TLS-inspecting proxy trust it too."""
+    paths = ssl.get_default_verify_paths()
+    return next((Path(p) for p in (paths.cafile, paths.openssl_cafile) if p and Path(p).is_file()), None)
 
 
 def installer_checksum(spec: Spec) -> str | None:

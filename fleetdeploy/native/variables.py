@@ -56,6 +56,7 @@ def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
             "fleet_venv_pythons": list(native.environment.pythons),
             "fleet_venv_index_url": venv.index_url or "",
             "fleet_venv_wheelhouse_src": str(native.wheelhouse) if native.wheelhouse else "",
+            "fleet_venv_ca_bundle_src": str(native.ca_bundle) if native.ca_bundle else "",
         }
     conda = spec.node_runtime.conda
     return {
@@ -69,6 +70,7 @@ def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_conda_installer_sha256": native.installer_sha256 or "",
         "fleet_conda_channels": [c for c in native.environment.conda["channels"] if c != "nodefaults"],
         "fleet_conda_channel_alias": conda.channel_alias or "",
+        "fleet_conda_ca_bundle_src": str(native.ca_bundle) if native.ca_bundle else "",
     }
 
 
