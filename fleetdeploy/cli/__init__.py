@@ -39,6 +39,9 @@ def _register():
     main.add_command(init_cmd.init)
     main.add_command(apply_cmd.apply)
     main.add_command(apply_cmd.render)
+    from fleetdeploy.cli import env_cmd
+
+    main.add_command(env_cmd.env)
     from fleetdeploy.cli import ops_cmd
 
     main.add_command(ops_cmd.status)
