@@ -75,7 +75,9 @@ def _held(result) -> dict[str, dict]:
     held = {}
     for name, host in result.hosts.items():
         lock = host.report.get("lock") or {}
-        if not host.unreachable and host.failed and not lock.get("locked"):
+        # Only a lock record says "held": a node that failed otherwise (e.g. no Python for Ansible) goes on
+        # to the deploy, which names it and why in the summary.
+        if not host.unreachable and host.failed and "lock" in host.report and not lock.get("locked"):
             held[name] = lock.get("holder") or {}
     return held
 

@@ -164,6 +164,11 @@ def failure_message(res: dict) -> str | None:
         failed = [item for item in results if isinstance(item, dict) and item.get("failed")]
         if failed:
             return failure_message(failed[0])
+    modules = res.get("failed_modules")
+    if isinstance(modules, dict) and modules:  # fact gathering: say why its module failed (e.g. no python3)
+        inner = next(iter(modules.values()))
+        if isinstance(inner, dict):
+            return failure_message(inner)
     parts = []
     if res.get("msg"):
         parts.append(str(res["msg"]).strip())
