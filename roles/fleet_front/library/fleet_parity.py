@@ -39,7 +39,9 @@ def differences(serving, candidate, abs_tol, rel_tol, path="$"):
     """Each place where the two answers differ beyond the tolerance, as 'path: serving != candidate'."""
     numbers = (int, float)
     if isinstance(serving, bool) or isinstance(candidate, bool):
-        return [] if serving == candidate else [f"{path}: {serving!r} != {candidate!r}"]
+        # True == 1 in Python; a label that turned into a flag is a difference.
+        same = type(serving) is type(candidate) and serving == candidate
+        return [] if same else [f"{path}: {serving!r} != {candidate!r}"]
     if isinstance(serving, numbers) and isinstance(candidate, numbers):
         close = math.isclose(serving, candidate, rel_tol=rel_tol, abs_tol=abs_tol)
         return [] if close else [f"{path}: {serving!r} != {candidate!r}"]
