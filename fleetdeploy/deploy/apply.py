@@ -122,7 +122,7 @@ def execute(
     with session.locked(
         rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
     ) as unreachable:
-        before = served_releases(plan_)
+        before = served_releases(plan_.inventory, plan_.spec)
         extravars = {"fleetdeploy_run_id": holder["run_id"]}
 
         def deploy(batch: list[str]) -> list[str]:
@@ -165,17 +165,24 @@ def execute(
             pause=lambda: stop.wait(rollout_spec.pause),
             stop_requested=stop.is_set,
         )
+        merged = with_probes(merge_results(runs), plan_)
+        rolled = merge_results(rollbacks) if rollbacks else None
+        entries = session.history_entries("apply", merged, before)
+        if rolled:
+            entries.update(
+                session.history_entries("rollback", rolled, {h: plan_.prepared.release for h in rolled.hosts})
+            )
+        session.record_history(rendered.private_data_dir, plan_.spec.service, entries, holder["run_id"])
     prune_runs(plan_.run_dir.parent)
-    merged = with_probes(merge_results(runs), plan_)
-    return Outcome(merged, report, merge_results(rollbacks) if rollbacks else None)
+    return Outcome(merged, report, rolled)
 
 
-def served_releases(plan_: Plan) -> dict[str, str | None]:
+def served_releases(inventory: Inventory, spec: Spec) -> dict[str, str | None]:
     """The release each node serves now, asked over HTTP: what a rollback goes back to."""
     from fleetdeploy.health import probe_fleet
 
-    urls = {host.name: scoring_url(host, plan_.spec.port) for host in plan_.inventory}
-    probes = probe_fleet(urls, timeout=plan_.spec.health.request_timeout)
+    urls = {host.name: scoring_url(host, spec.port) for host in inventory}
+    probes = probe_fleet(urls, timeout=spec.health.request_timeout)
     return {name: probe.release for name, probe in probes.items()}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetdeploy.deploy.apply import new_run_dir, prune_runs
+from fleetdeploy.deploy.apply import new_run_dir, prune_runs, served_releases
 from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.deploy.variables import service_operation_variables
 from fleetdeploy.inventory import Inventory, load_inventory
@@ -57,7 +57,8 @@ def rollback(
 
     holder = new_holder("rollback", to)
     with session.locked(op.private_data_dir, op.spec.service, op.hosts, holder, wait=lock_wait, say=say):
-        return session.run(
+        before = served_releases(op.inventory, op.spec)
+        result = session.run(
             op.private_data_dir,
             "playbooks/rollback.yml",
             op.hosts,
@@ -65,6 +66,9 @@ def rollback(
             on_event=on_event,
             cancel=cancel,
         )
+        entries = session.history_entries("rollback", result, before)
+        session.record_history(op.private_data_dir, op.spec.service, entries, holder["run_id"])
+        return result
 
 
 def releases(op: Operation, *, on_event: Callable | None = None):

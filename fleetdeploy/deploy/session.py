@@ -109,3 +109,31 @@ def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Call
         cancel.set()
 
     return {signal.SIGINT: on_int, signal.SIGTERM: on_term}
+
+
+def record_history(private_data_dir: Path, service: str, entries: dict[str, dict], run_id: str) -> None:
+    """Append each node's outcome to its history. A node that cannot be reached keeps no record; the
+    controller's run folder still has the whole story."""
+    if entries:
+        run(
+            private_data_dir,
+            "playbooks/record.yml",
+            sorted(entries),
+            {"fleetdeploy_history": entries, "fleetdeploy_service": service, "fleetdeploy_run_id": run_id},
+        )
+
+
+def history_entries(action: str, result, before: dict[str, str | None], detail: dict[str, str] | None = None):
+    """One history entry per reachable node of `result`, with what it served before and serves now."""
+    entries = {}
+    for name, host in result.hosts.items():
+        if host.unreachable:
+            continue
+        entries[name] = {
+            "action": action,
+            "release": host.report.get("release") or "",
+            "previous": before.get(name) or "",
+            "result": "ok" if host.succeeded else "failed",
+            "detail": (detail or {}).get(name) or (host.message or "")[:500],
+        }
+    return entries
