@@ -121,7 +121,7 @@ def execute(
     rollbacks: list[RunResult] = []
     with session.locked(
         rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
-    ) as unreachable:
+    ) as _unreachable:
         before = served_releases(plan_.inventory, plan_.spec)
         extravars = {"fleetdeploy_run_id": holder["run_id"]}
 
@@ -139,7 +139,7 @@ def execute(
                 cancel=cancel,
             )
             runs.append(result)
-            return [h for h in batch if h in unreachable or not result.hosts.get(h, _MISSING).succeeded]
+            return [h for h in batch if not result.hosts.get(h, _MISSING).succeeded]
 
         def rollback(batch: list[str]) -> None:
             targets = {h: before[h] for h in batch if before.get(h) and before[h] != plan_.prepared.release}

@@ -29,7 +29,8 @@ def locked(
     wait: float = 0,
     say: Callable[[str], None] = lambda line: None,
 ) -> Iterator[list[str]]:
-    """Yields the hosts that could not be reached to take the lock (the run counts them as failed)."""
+    """Yields the hosts that could not be reached to take the lock; the deploy still tries them, so
+    their failure is reported with its real cause."""
     with local_lock(service, wait):
         unreachable = _take(private_data_dir, hosts, holder, wait, say)
         try:

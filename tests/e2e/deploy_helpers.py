@@ -48,12 +48,15 @@ def run_dir(result: subprocess.CompletedProcess) -> Path:
     return Path(found.group(1))
 
 
-def changed_tasks(run_folder: Path) -> dict[str, list[str]]:
-    """Per host, the names of the tasks that reported a change, from ansible-runner's job events."""
+def changed_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, list[str]]:
+    """Per host, the names of the tasks of `playbook` that reported a change, from ansible-runner's job
+    events (the lock and history runs beside it always write: that is bookkeeping, not drift)."""
     changed: dict[str, list[str]] = defaultdict(list)
     for path in sorted(run_folder.glob("artifacts/*/job_events/*.json")):
         event = json.loads(path.read_text())
         data = event.get("event_data", {})
+        if not str(data.get("playbook", "")).endswith(playbook):
+            continue
         if event.get("event") == "runner_on_ok" and data.get("res", {}).get("changed"):
             changed[data["host"]].append(data.get("task", "?"))
     return dict(changed)

@@ -17,7 +17,8 @@ from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, n
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-CONTAINER = "fleetdeploy-mnist"
+# The serving slot's container (docs/rollout.md): fleetdeploy-mnist-blue or -green, named in active.json.
+ACTIVE = "/opt/fleetdeploy/mnist/state/active.json"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def version(node) -> dict:
 
 
 def started_at(docker_engine, node) -> str:
-    return node_exec(docker_engine, node, f"docker inspect -f '{{{{.State.StartedAt}}}}' {CONTAINER}")
+    instance = json.loads(node_exec(docker_engine, node, f"cat {ACTIVE}"))["instance"]
+    return node_exec(docker_engine, node, f"docker inspect -f '{{{{.State.StartedAt}}}}' {instance}")
 
 
 def test_first_apply_serves_the_seed_client_on_every_node(fleet, project, docker_engine):
