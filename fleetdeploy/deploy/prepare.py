@@ -50,6 +50,8 @@ def container_settings(spec: Spec) -> dict:
         "sample_request": spec.health.sample_request_body(),
         "entry_script": spec.entry_script.relative_path,
         "model_dir": spec.model_dir_relative(),
+        # venv / conda: how the systemd slot runs (drift compares these with the spec too).
+        **({"runtime": spec.runtime, "user": spec.node_runtime.user} if spec.runtime != "docker" else {}),
     }
 
 
@@ -88,9 +90,9 @@ def prepare_release(
 
 def prepare_native_release(spec: Spec, work_dir: Path, *, say: Say = print) -> PreparedRelease:
     """venv / conda runtimes: the environment a node builds replaces the image (fleetdeploy.native)."""
-    from fleetdeploy.native.prepare import native_release_id, native_settings, prepare_native, stage
+    from fleetdeploy.native.prepare import native_release_id, prepare_native, stage
 
     native = prepare_native(spec, work_dir, say=say)
     staged = stage(spec, work_dir)
-    settings = {**container_settings(spec), **native_settings(spec)}
+    settings = container_settings(spec)
     return PreparedRelease(native_release_id(native, staged, settings), None, None, staged, settings, native)

@@ -95,11 +95,6 @@ def installer_checksum(spec: Spec) -> str | None:
     return file_sha256(Path(conda.installer))
 
 
-def native_settings(spec: Spec) -> dict:
-    """Settings of a native release that are part of its identity besides the container's."""
-    return {"runtime": spec.runtime, "user": spec.node_runtime.user}
-
-
 def stage(spec: Spec, work_dir: Path) -> StagedArtifacts:
     return stage_artifacts(
         [ModelInput(m.name, m.version, m.path) for m in spec.models],

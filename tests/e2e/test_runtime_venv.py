@@ -81,7 +81,9 @@ def test_first_apply_serves_the_seed_client_from_a_systemd_slot(fleet, project, 
         assert "/opt/fleetdeploy/mnist/envs/" in cmdline and "fleetdeploy serve" in cmdline, cmdline
         # The slot listens on 127.0.0.1 only; the node port is HAProxy's.
         listeners = node_exec(docker_engine, node, f"ss -Hltn 'sport = :{record['slot_port']}'")
-        assert f"127.0.0.1:{record['slot_port']}" in listeners and "0.0.0.0" not in listeners, listeners
+        assert [line.split()[3] for line in listeners.splitlines()] == [f"127.0.0.1:{record['slot_port']}"], (
+            listeners
+        )
         # systemd read the environment file back as written (the sample request is JSON with quotes).
         environ = node_exec(docker_engine, node, f"tr '\\0' '\\n' < /proc/{pid}/environ")
         env = dict(line.split("=", 1) for line in environ.splitlines() if "=" in line)
@@ -99,6 +101,21 @@ def test_second_apply_changes_nothing(fleet, project):
     result = apply(fleet, project, "--limit", SERVED)
     assert result.returncode == 0, output(result)
     assert changed_tasks(run_dir(result)) == {}
+
+
+def test_status_drift_and_logs_read_the_systemd_slot(fleet, project):
+    done = fleetdeploy(
+        "status", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", SERVED, "--json", "--drift"
+    )
+    assert "Traceback" not in done.stderr, output(done)
+    nodes = {node["node"]: node for node in json.loads(done.stdout)["nodes"]}
+    for host in SERVED.split(","):
+        assert nodes[host]["state"] == "healthy", nodes[host]
+        assert nodes[host]["drift"] == [], nodes[host]["drift"]
+    logs = fleetdeploy("logs", fleet.inventory, "--file", project / "fleetdeploy.yml", "--limit", SERVED)
+    assert logs.returncode == 0, output(logs)
+    for host in SERVED.split(","):
+        assert re.search(rf"{host}.*\"path\": \"/score\"", logs.stdout), logs.stdout[-3000:]
 
 
 def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_back(
@@ -144,21 +161,6 @@ def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_ba
         assert version(node)["release"] == before[node.host]["release"], node.host
         assert active(docker_engine, node)["runtime"] == "venv"
         assert "prediction: [2]" in seed_client(project, node)
-
-
-def test_status_drift_and_logs_read_the_systemd_slot(fleet, project):
-    done = fleetdeploy(
-        "status", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", SERVED, "--json", "--drift"
-    )
-    assert "Traceback" not in done.stderr, output(done)
-    nodes = {node["node"]: node for node in json.loads(done.stdout)["nodes"]}
-    for host in SERVED.split(","):
-        assert nodes[host]["state"] == "healthy", nodes[host]
-        assert nodes[host]["drift"] == [], nodes[host]["drift"]
-    logs = fleetdeploy("logs", fleet.inventory, "--file", project / "fleetdeploy.yml", "--limit", SERVED)
-    assert logs.returncode == 0, output(logs)
-    for host in SERVED.split(","):
-        assert re.search(rf"{host}.*\"path\": \"/score\"", logs.stdout), logs.stdout[-3000:]
 
 
 def test_a_python_the_node_lacks_is_refused_suggesting_conda(fleet, project, docker_engine):
