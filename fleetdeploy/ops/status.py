@@ -31,6 +31,7 @@ class NodeStatus:
     node: str
     state: str  # one of STATES
     reasons: tuple[str, ...] = ()
+    reachable: bool | None = None  # its scoring port or SSH answered
     url: str | None = None
     live: bool | None = None
     ready: bool | None = None
@@ -110,8 +111,10 @@ def _base(name: str, probe: NodeProbe | None, facts: NodeFacts | None) -> dict:
     active = facts.active if facts else {}
     instance = facts.instance if facts else {}
     served = probe.release if probe else None
+    http_answered = probe is not None and probe.error is None
     return {
         "node": name,
+        "reachable": http_answered or bool(facts and facts.reachable),
         "url": probe.url if probe else None,
         "live": probe.live if probe and probe.error is None else (False if probe else None),
         "ready": probe.ready if probe and probe.error is None else (False if probe else None),

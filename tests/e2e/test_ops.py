@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 SERVICE = "mnist"
 SERVICE_DIR = f"/opt/fleetdeploy/{SERVICE}"
+CLI = [sys.executable, "-m", "fleetdeploy"]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,31 @@ def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
         assert node["instance_state"].startswith("running") and node["restarts"] == 0
 
 
+def test_watch_refreshes_until_ctrl_c(fleet, project):
+    watch = subprocess.Popen(
+        [
+            *CLI,
+            "status",
+            fleet.inventory,
+            "-f",
+            project / "fleetdeploy.yml",
+            "--watch",
+            "--json",
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    documents = [json.loads(watch.stdout.readline()) for _ in range(2)]
+    watch.send_signal(signal.SIGINT)
+    _out, err = watch.communicate(timeout=20)
+    assert watch.returncode == 0, err  # the last refresh found every node healthy
+    assert "Traceback" not in err
+    assert [doc["summary"]["healthy"] for doc in documents] == [3, 3]
+
+
 def test_a_request_id_is_found_by_logs_grep(fleet, project):
     node = fleet.nodes[1]
     request = urllib.request.Request(
@@ -148,9 +174,7 @@ def test_logs_for_an_unknown_node_lists_the_known_ones(fleet, project):
 def test_logs_follow_prints_every_node_and_stops_cleanly_on_ctrl_c(fleet, project, docker_engine):
     follow = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "fleetdeploy",
+            *CLI,
             "logs",
             fleet.inventory,
             "--file",

@@ -48,7 +48,7 @@ def test_a_node_answering_everything_is_healthy():
 def test_no_answer_and_no_ssh_is_unreachable_naming_both(report):
     facts = NodeFacts(reachable=False, report={}, error="Failed to connect to the host via ssh: refused")
     node = assess("n1", "mnist", refused(), facts)
-    assert node.state == UNREACHABLE
+    assert node.state == UNREACHABLE and node.reachable is False
     assert "SSH: Failed to connect" in node.reasons[0]
 
 
@@ -60,7 +60,7 @@ def test_no_answer_without_node_facts_is_unreachable():
 def test_a_node_without_the_service_is_not_deployed():
     facts = NodeFacts(reachable=True, report={"deployed": False, "active": None})
     node = assess("n1", "mnist", refused(), facts)
-    assert node.state == NOT_DEPLOYED
+    assert node.state == NOT_DEPLOYED and node.reachable is True
     assert node.reasons == ("service mnist was never deployed here, or was removed",)
 
 
@@ -150,6 +150,7 @@ def test_the_json_document_has_one_object_per_node_and_a_summary():
         "node",
         "state",
         "reasons",
+        "reachable",
         "url",
         "live",
         "ready",
