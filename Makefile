@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve bench-apply clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,6 +21,9 @@ bench-serve: bootstrap
 
 bench-apply: bootstrap
 	$(PY) bench/apply/run.py
+
+bench-rollout: bootstrap
+	$(PY) bench/rollout/run.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench

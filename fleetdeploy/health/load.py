@@ -414,6 +414,10 @@ class VersionWatcher:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def elapsed(self) -> float:
+        """Seconds since the watcher started (the clock of Sighting.time)."""
+        return time.perf_counter() - self._t0
+
     @property
     def polls(self) -> int:
         return self._polls
