@@ -228,19 +228,25 @@ def logs(inventory, spec_path, service, limit, node, lines, since, follow, grep)
         with lock:
             click.echo(f"{name} | {line}")
 
+    def errors(log) -> None:
+        with lock:
+            for error in log.errors:
+                click.secho(f"{log.node} | error: {error}", fg="red", err=True)
+
     try:
-        result = read_logs(hosts, request, on_line=emit if follow else None)
+        # With -f a node's errors are said when its stream ends, not after Ctrl-C.
+        result = read_logs(
+            hosts, request, on_line=emit if follow else None, on_end=errors if follow else None
+        )
     except KeyboardInterrupt:  # read_logs has closed every ssh session: the nodes stopped reading
         sys.exit(0)
-    failed = False
     for host in hosts:
         log = result[host.name]
         for line in log.lines:
             emit(host.name, line)
-        for error in log.errors:
-            click.secho(f"{host.name} | error: {error}", fg="red", err=True)
-        failed |= not log.ok
-    sys.exit(1 if failed else 0)
+        if not follow:
+            errors(log)
+    sys.exit(0 if all(log.ok for log in result.values()) else 1)
 
 
 @click.command()

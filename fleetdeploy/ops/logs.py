@@ -64,6 +64,7 @@ class LogRequest:
     since: str | None = None  # docker's syntax: 10m, 2h, 2026-11-24T10:00:00
     follow: bool = False
     grep: str | None = None  # keep only lines containing this text
+    root: str = NODE_ROOT  # fleetdeploy's folder on the nodes
 
 
 @dataclass
@@ -117,7 +118,7 @@ def node_command(host: Host, request: LogRequest) -> str:
     sudo = [] if host.user == "root" else ["sudo", "-n"]
     args = [
         request.service,
-        NODE_ROOT,
+        request.root,
         "" if request.lines is None else str(request.lines),
         request.since or "",
         "1" if request.follow else "0",
@@ -134,14 +135,18 @@ def read_logs(
     request: LogRequest,
     *,
     on_line: Callable[[str, str], None] | None = None,
+    on_end: Callable[[NodeLog], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict[str, NodeLog]:
     """Read every host's log in parallel. With `on_line(node, line)` lines are handed over as they come
-    (for -f); otherwise they are collected per node. Setting `stop` ends every stream."""
+    (for -f) and `on_end(log)` hears of each stream that ends (e.g. a node that cannot be reached);
+    otherwise lines are collected per node. Setting `stop` ends every stream."""
     stop = stop or threading.Event()
     logs = {host.name: NodeLog(host.name) for host in hosts}
     threads = [
-        threading.Thread(target=_read_one, args=(host, request, logs[host.name], on_line, stop), daemon=True)
+        threading.Thread(
+            target=_read_one, args=(host, request, logs[host.name], on_line, on_end, stop), daemon=True
+        )
         for host in hosts
     ]
     for thread in threads:
@@ -158,7 +163,13 @@ def read_logs(
     return logs
 
 
-def _read_one(host: Host, request: LogRequest, log: NodeLog, on_line, stop: threading.Event) -> None:
+def _read_one(host: Host, request: LogRequest, log: NodeLog, on_line, on_end, stop: threading.Event) -> None:
+    _stream(host, request, log, on_line, stop)
+    if on_end:
+        on_end(log)
+
+
+def _stream(host: Host, request: LogRequest, log: NodeLog, on_line, stop: threading.Event) -> None:
     command = node_command(host, request)
     argv = [*ssh_argv(host), command] if ssh_argv(host) else ["sh", "-c", command]
     try:

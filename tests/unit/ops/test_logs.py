@@ -3,6 +3,7 @@ script run for real against fake `docker` and `journalctl` programs."""
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.inventory import Host, load_inventory
-from fleetdeploy.ops.logs import NODE_SCRIPT, LogRequest, node_command, pick_hosts, ssh_argv
+from fleetdeploy.ops.logs import NODE_SCRIPT, LogRequest, node_command, pick_hosts, read_logs, ssh_argv
 
 FLEET = Path(__file__).resolve().parents[2] / "fixtures" / "inventories" / "fleet.yml"
 
@@ -146,3 +147,37 @@ def test_the_node_script_falls_back_to_the_layout_before_slots(tmp_path, fakes):
 def test_the_node_script_says_when_the_service_is_not_there(tmp_path, fakes):
     done = run_script(tmp_path, fakes, "5", "", "0")
     assert done.returncode == 3 and "service mnist is not deployed on this node" in done.stderr
+
+
+def test_read_logs_collects_filters_and_names_the_nodes_that_failed(tmp_path, fakes, monkeypatch):
+    """Through the real read_logs: a local host (sh -c) with a fake docker, and a host whose ssh port
+    is closed."""
+    activate(tmp_path, runtime="docker", instance="c1")
+    (fakes / "docker").write_text("#!/bin/sh\nprintf 'one abc123\\ntwo\\nthree abc123\\n'\n")
+    monkeypatch.setenv("PATH", f"{fakes}{os.pathsep}{os.environ['PATH']}")
+    local = Host(
+        "here",
+        {"ansible_connection": "local", "ansible_user": "root", "ansible_python_interpreter": sys.executable},
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    gone = Host(
+        "gone",
+        {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": closed_port,
+            "ansible_user": "fleet",
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        },
+    )
+    ended = []
+    logs = read_logs(
+        [local, gone],
+        LogRequest("mnist", lines=None, grep="abc123", root=str(tmp_path)),
+        on_end=lambda log: ended.append(log.node),
+    )
+    assert logs["here"].lines == ["one abc123", "three abc123"] and logs["here"].ok
+    assert logs["gone"].rc == 255 and not logs["gone"].ok
+    assert any("refused" in error.lower() for error in logs["gone"].errors), logs["gone"].errors
+    assert sorted(ended) == ["gone", "here"]
