@@ -95,8 +95,10 @@ def main() -> int:
     try:
         up = subprocess.run(
             [*FLEETDEPLOY, "sandbox", "up", "--name", name, "--nodes", str(args.nodes), "--docker", "preinstalled"],
-            env=env, capture_output=True, text=True, timeout=900, check=True,
+            env=env, capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
+        if up.returncode != 0:
+            raise SystemExit(f"sandbox up failed:\n{up.stdout[-2000:]}\n{up.stderr[-2000:]}")
         inventory = Path(up.stdout.strip().splitlines()[-1])
         print(f"sandbox {name}: {args.nodes} nodes; deploying the example to all of them", flush=True)
         deploy = timed([*FLEETDEPLOY, "apply", str(inventory), "-f", str(spec)], env)
