@@ -6,9 +6,10 @@ Why it is built this way:
   client is exactly the failure a rollout must not cause, so it has to show up, not be papered over by
   a library that silently reconnects and resends. A failed request closes its connection; the next
   request on that worker opens a new one (that is a new request, not a retry).
-- Threads with the standard library's http.client: one persistent connection per worker, paced on a
-  fixed schedule (open loop: a slow answer does not slow the schedule; slots missed while one request
-  is stuck are skipped, not sent in a burst, and counted). Measured lighter than urllib3 for the same
+- Threads with the standard library's http.client: one persistent connection per worker. A node's
+  workers share that node's schedule (one slot every 1/rate-per-node seconds, open loop): a worker stuck
+  on a slow answer does not hold the rate back, another takes the next slot. Only when every worker
+  of a node is busy for longer than MAX_LAG are the missed slots skipped (counted), not sent in a burst. Measured lighter than urllib3 for the same
   requests (docs/rollout.md, "Benchmark"), which matters beside a sandbox fleet on 2 cores; each
   worker's own CPU time is summed so a run reports its cost.
 - Both bounds are required: a run stops by itself after `max_requests` or `max_seconds`, whichever
@@ -32,6 +33,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 OK = "ok"
+MAX_LAG = 0.5  # seconds a node's slot may wait for a free worker before it is skipped
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class LoadSummary:
     max_ms: float | None
     seconds: float
     rate: float  # achieved requests per second
-    skipped: int  # schedule slots dropped while a worker waited on a slow answer
+    skipped: int  # schedule slots dropped because every worker of a node was busy for MAX_LAG
     connections: int  # TCP connections opened (1 per worker when nothing failed)
     cpu_seconds: float  # the generator's own CPU time (its worker threads)
     stopped_by: str  # "requests", "time" or "caller"
@@ -172,15 +174,37 @@ class Target:
         return cls(node, parts.hostname, parts.port or 80, parts.path.rstrip("/") + path)
 
 
+class _Schedule:
+    """The send times of one node, shared by its workers: one slot every `interval` seconds."""
+
+    def __init__(self, offset: float, interval: float):
+        self._next = offset  # seconds after the run start until begin() makes it a clock time
+        self._interval = interval
+        self._lock = threading.Lock()
+        self.skipped = 0
+
+    def begin(self, t0: float) -> None:
+        self._next += t0
+
+    def take(self, now: float) -> float:
+        """The next slot (possibly already past: send at once); slots older than MAX_LAG are skipped."""
+        with self._lock:
+            if now - self._next > MAX_LAG:
+                missed = math.floor((now - self._next) / self._interval)
+                self.skipped += missed
+                self._next += missed * self._interval
+            slot = self._next
+            self._next += self._interval
+            return slot
+
+
 @dataclass
 class _Worker:
-    """One paced worker on one persistent connection to one node; records only into its own lists."""
+    """One worker on one persistent connection to one node; records only into its own list."""
 
     target: Target
-    interval: float  # seconds between this worker's requests
-    offset: float  # first send, seconds after the run start (spreads workers over one interval)
+    schedule: _Schedule
     records: list[RequestRecord] = field(default_factory=list)
-    skipped: int = 0
     connections: int = 0
     cpu_seconds: float = 0.0
 
@@ -214,13 +238,12 @@ class LoadRun:
         self._expect = expect_body.strip() if expect_body is not None else None
         self._max_requests = max_requests
         self._max_seconds = max_seconds
-        n_workers = len(targets) * connections_per_node
-        interval = n_workers / rate
+        interval = len(targets) / rate  # per node
+        self._schedules = [_Schedule(interval * i / len(targets), interval) for i in range(len(targets))]
         self._workers = [
-            _Worker(Target.from_url(node, url, path), interval, offset=interval * i / n_workers)
-            for i, (node, url) in enumerate(
-                (n, u) for n, u in targets.items() for _ in range(connections_per_node)
-            )
+            _Worker(Target.from_url(node, url, path), schedule)
+            for (node, url), schedule in zip(targets.items(), self._schedules, strict=True)
+            for _ in range(connections_per_node)
         ]
         self._budget = threading.Semaphore(max_requests)  # one permit per request the run may send
         self._stop = threading.Event()
@@ -234,6 +257,8 @@ class LoadRun:
     def start(self) -> LoadRun:
         self._t0 = time.perf_counter()
         self._started_at = time.time()
+        for schedule in self._schedules:
+            schedule.begin(self._t0)
         for i, worker in enumerate(self._workers):
             thread = threading.Thread(target=self._work, args=(worker,), name=f"load-{i}", daemon=True)
             self._threads.append(thread)
@@ -263,7 +288,7 @@ class LoadRun:
                 records=records,
                 seconds=(self._ended or time.perf_counter()) - self._t0,
                 started_at=self._started_at,
-                skipped=sum(w.skipped for w in self._workers),
+                skipped=sum(schedule.skipped for schedule in self._schedules),
                 connections=sum(w.connections for w in self._workers),
                 cpu_seconds=sum(w.cpu_seconds for w in self._workers),
                 stopped_by=self._stopped_by,
@@ -281,10 +306,10 @@ class LoadRun:
         cpu_start = time.thread_time()
         connection: http.client.HTTPConnection | None = None
         deadline = self._t0 + self._max_seconds
-        next_send = self._t0 + worker.offset
         try:
             while not self._stop.is_set():
                 now = time.perf_counter()
+                next_send = worker.schedule.take(now)
                 if now < next_send:
                     if self._stop.wait(min(next_send, deadline) - now):
                         break
@@ -304,13 +329,6 @@ class LoadRun:
                 if not keep:
                     connection.close()
                     connection = None
-                # Open loop: the next slot on the fixed schedule; slots already past are skipped, not burst.
-                next_send += worker.interval
-                behind = time.perf_counter() - next_send
-                if behind > 0:
-                    missed = math.ceil(behind / worker.interval)
-                    worker.skipped += missed
-                    next_send += missed * worker.interval
         finally:
             if connection is not None:
                 connection.close()
