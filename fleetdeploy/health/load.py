@@ -187,7 +187,8 @@ class _Schedule:
         self._next += t0
 
     def take(self, now: float) -> float:
-        """The next slot (possibly already past: send at once); slots older than MAX_LAG are skipped."""
+        """The next slot (possibly already past: send at once). After a stall longer than MAX_LAG the
+        missed slots are skipped and counted, and the schedule goes on from `now` (no burst)."""
         with self._lock:
             if now - self._next > MAX_LAG:
                 missed = math.floor((now - self._next) / self._interval)
