@@ -38,9 +38,9 @@ VENV_BIN = REPO / ".venv" / "bin"
 FLEETDEPLOY = [str(VENV_BIN / "python"), "-m", "fleetdeploy"]
 
 
-def timed(argv: list[str], env: dict, expect: int = 0) -> float:
+def timed(argv: list[str], env: dict, expect: int = 0, timeout: float = 600) -> float:
     started = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != expect:
         raise SystemExit(
@@ -101,7 +101,8 @@ def main() -> int:
             raise SystemExit(f"sandbox up failed:\n{up.stdout[-2000:]}\n{up.stderr[-2000:]}")
         inventory = Path(up.stdout.strip().splitlines()[-1])
         print(f"sandbox {name}: {args.nodes} nodes; deploying the example to all of them", flush=True)
-        deploy = timed([*FLEETDEPLOY, "apply", str(inventory), "-f", str(spec)], env)
+        # Ten image loads at once: over 10 minutes on a loaded 2-core machine.
+        deploy = timed([*FLEETDEPLOY, "apply", str(inventory), "-f", str(spec)], env, timeout=1800)
         print(f"deployed in {deploy:.0f} s; measuring", flush=True)
         status = [*FLEETDEPLOY, "status", str(inventory), "-f", str(spec)]
         rows = {
