@@ -11,51 +11,61 @@ from fleetdeploy.spec.model import Spec
 
 
 def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
-    staged = prepared.staged
-    models = [
-        {
-            "name": model.name,
-            "version": model.version,
-            "src": str(model.dir),
-            "files": [{"path": path, "sha256": sha} for path, sha in sorted(model.files.items())],
-        }
-        for model in staged.models
-    ]
     if prepared.native is not None:  # venv / conda runtimes: no image, a systemd slot instead
         from fleetdeploy.native.variables import native_role_variables
 
-        return native_role_variables(spec, prepared, models, verify_variables(spec))
-    service_vars = _service_variables(spec, prepared, models)
+        return native_role_variables(spec, prepared)
+    service_vars = _service_variables(spec, prepared)
+    image = {"image": prepared.image.tag, "image_id": prepared.image.image_id}
     return {
-        "fleetdeploy_service": spec.service,
-        "fleetdeploy_runtime": spec.runtime,
-        "fleetdeploy_release": prepared.release,
+        **release_variables(spec, prepared, service_vars=service_vars, manifest=image),
         # fleet_image
         "fleet_image_name": prepared.image.tag,
         "fleet_image_id": prepared.image.image_id,
         "fleet_image_service": spec.service,
         "fleet_image_source": "registry" if spec.registry else "archive",
         "fleet_image_archive": str(prepared.archive.path) if prepared.archive else "",
-        # fleet_artifacts
+        **service_vars,
+        **verify_variables(spec),
+    }
+
+
+def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: dict, manifest: dict) -> dict:
+    """What every runtime ships the same way: the release's identity and fleet_artifacts' variables,
+    with the release manifest (`manifest` adds what the runtime runs from: an image, an environment)."""
+    staged = prepared.staged
+    return {
+        "fleetdeploy_service": spec.service,
+        "fleetdeploy_runtime": spec.runtime,
+        "fleetdeploy_release": prepared.release,
         "fleet_artifacts_service": spec.service,
         "fleet_artifacts_release": prepared.release,
-        "fleet_artifacts_models": models,
+        "fleet_artifacts_models": _shipped_models(prepared),
         "fleet_artifacts_code_hash": staged.code_hash,
         "fleet_artifacts_code_src": str(staged.code_dir),
         "fleet_artifacts_release_manifest": {
             "release": prepared.release,
             "service": spec.service,
-            "image": prepared.image.tag,
-            "image_id": prepared.image.image_id,
-            "settings": prepared.settings,
             "runtime": spec.runtime,
+            "settings": prepared.settings,
+            **manifest,
             # What rollback needs to start this release again with nothing from the controller.
             "service_vars": service_vars,
             **staged.manifest(),
         },
-        **service_vars,
-        **verify_variables(spec),
     }
+
+
+def _shipped_models(prepared: PreparedRelease) -> list[dict]:
+    return [
+        {
+            "name": model.name,
+            "version": model.version,
+            "src": str(model.dir),
+            "files": [{"path": path, "sha256": sha} for path, sha in sorted(model.files.items())],
+        }
+        for model in prepared.staged.models
+    ]
 
 
 def service_operation_variables(spec: Spec) -> dict:
@@ -81,14 +91,14 @@ def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
     }
 
 
-def _service_variables(spec: Spec, prepared: PreparedRelease, models: list[dict]) -> dict:
+def _service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
     """fleet_service's variables: how the release's container runs (kept in its manifest on the node)."""
     staged = prepared.staged
     return {
         "fleet_service_name": spec.service,
         "fleet_service_image": prepared.image.tag,
         "fleet_service_release": prepared.release,
-        "fleet_service_models": [{"name": m["name"], "version": m["version"]} for m in models],
+        "fleet_service_models": [{"name": m.name, "version": m.version} for m in staged.models],
         "fleet_service_code_hash": staged.code_hash,
         "fleet_service_entry_script": staged.entry_script,
         "fleet_service_port": spec.port,

@@ -12,33 +12,17 @@ if TYPE_CHECKING:
     from fleetdeploy.deploy.prepare import PreparedRelease
 
 
-def native_role_variables(spec: Spec, prepared: PreparedRelease, models: list[dict], verify: dict) -> dict:
-    native = prepared.native
-    staged = prepared.staged
+def native_role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
+    from fleetdeploy.deploy.variables import release_variables, verify_variables
+
     unit_vars = unit_variables(spec, prepared)
     return {
-        "fleetdeploy_service": spec.service,
-        "fleetdeploy_runtime": spec.runtime,
-        "fleetdeploy_release": prepared.release,
-        # fleet_artifacts
-        "fleet_artifacts_service": spec.service,
-        "fleet_artifacts_release": prepared.release,
-        "fleet_artifacts_models": models,
-        "fleet_artifacts_code_hash": staged.code_hash,
-        "fleet_artifacts_code_src": str(staged.code_dir),
-        "fleet_artifacts_release_manifest": {
-            "release": prepared.release,
-            "service": spec.service,
-            "runtime": spec.runtime,
-            "env_hash": native.env_hash,
-            "settings": prepared.settings,
-            # What rollback needs to start this release again with nothing from the controller.
-            "service_vars": unit_vars,
-            **staged.manifest(),
-        },
+        **release_variables(
+            spec, prepared, service_vars=unit_vars, manifest={"env_hash": prepared.native.env_hash}
+        ),
         **environment_variables(spec, prepared),
         **unit_vars,
-        **verify,
+        **verify_variables(spec),
     }
 
 
