@@ -32,27 +32,24 @@ def _register():
     main.add_command(serve_cmd.serve)
     # Controller commands need the controller dependencies; a scoring image has only `serve`.
     try:
-        from fleetdeploy.cli import apply_cmd, init_cmd, sandbox_cmd
+        from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, rollout_cmd, sandbox_cmd
     except ImportError:
         return
-    main.add_command(sandbox_cmd.sandbox)
-    main.add_command(init_cmd.init)
-    main.add_command(apply_cmd.apply)
-    main.add_command(apply_cmd.render)
-    from fleetdeploy.cli import env_cmd
-
-    main.add_command(env_cmd.env)
-    from fleetdeploy.cli import ops_cmd
-
-    main.add_command(ops_cmd.status)
-    main.add_command(ops_cmd.logs)
-    main.add_command(ops_cmd.history)
-    main.add_command(ops_cmd.remove)
-    from fleetdeploy.cli import rollout_cmd
-
-    main.add_command(rollout_cmd.rollback)
-    main.add_command(rollout_cmd.releases)
-    main.add_command(rollout_cmd.unlock)
+    for command in (
+        sandbox_cmd.sandbox,
+        init_cmd.init,
+        apply_cmd.apply,
+        apply_cmd.render,
+        env_cmd.env,
+        ops_cmd.status,
+        ops_cmd.logs,
+        ops_cmd.history,
+        ops_cmd.remove,
+        rollout_cmd.rollback,
+        rollout_cmd.releases,
+        rollout_cmd.unlock,
+    ):
+        main.add_command(command)
 
 
 _register()

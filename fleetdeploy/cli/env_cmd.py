@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from fleetdeploy.cli.apply_cmd import _spec_opt
+
 
 @click.group()
 def env():
@@ -13,15 +15,7 @@ def env():
 
 
 @env.command("export")
-@click.option(
-    "-f",
-    "--file",
-    "spec_path",
-    type=click.Path(path_type=Path),
-    default=Path("fleetdeploy.yml"),
-    show_default=True,
-    help="The deployment spec.",
-)
+@_spec_opt
 @click.option(
     "-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder to write."
 )

@@ -121,7 +121,7 @@ def execute(
     rollbacks: list[RunResult] = []
     with session.locked(
         rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
-    ) as _unreachable:
+    ):
         before = served_releases(plan_.inventory, plan_.spec)
         extravars = {"fleetdeploy_run_id": holder["run_id"]}
 
@@ -139,7 +139,7 @@ def execute(
                 cancel=cancel,
             )
             runs.append(result)
-            return [h for h in batch if not result.hosts.get(h, _MISSING).succeeded]
+            return [h for h in batch if h not in result.hosts or not result.hosts[h].succeeded]
 
         def rollback(batch: list[str]) -> None:
             targets = {h: before[h] for h in batch if before.get(h) and before[h] != plan_.prepared.release}
@@ -177,11 +177,13 @@ def execute(
     return Outcome(merged, report, rolled)
 
 
-def served_releases(inventory: Inventory, spec: Spec) -> dict[str, str | None]:
-    """The release each node serves now, asked over HTTP: what a rollback goes back to."""
+def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = None) -> dict[str, str | None]:
+    """The release each node (of `only`, if given) serves now, asked over its /version."""
     from fleetdeploy.health import probe_fleet
 
-    urls = {host.name: scoring_url(host, spec.port) for host in inventory}
+    urls = {
+        host.name: scoring_url(host, spec.port) for host in inventory if only is None or host.name in only
+    }
     probes = probe_fleet(urls, timeout=spec.health.request_timeout)
     return {name: probe.release for name, probe in probes.items()}
 
@@ -199,26 +201,13 @@ def merge_results(runs: list[RunResult]) -> RunResult:
     return replace(worst, hosts=hosts)
 
 
-class _Missing:
-    succeeded = False
-
-
-_MISSING = _Missing()
-
-
 def with_probes(result: RunResult, plan_: Plan) -> RunResult:
     """Each deployed node asked directly from here which release it really serves (/version), rather
     than trusting the role's word for it. The /score latency stays the one fleet_verify measured."""
-    from fleetdeploy.health import probe_fleet
-
     deployed = {name for name, host in result.hosts.items() if host.succeeded}
-    urls = {
-        host.name: scoring_url(host, plan_.spec.port) for host in plan_.inventory if host.name in deployed
-    }
-    probes = probe_fleet(urls, timeout=plan_.spec.health.request_timeout)
     hosts = dict(result.hosts)
-    for name, probe in probes.items():
-        hosts[name] = replace(hosts[name], report={**hosts[name].report, "release": probe.release})
+    for name, release in served_releases(plan_.inventory, plan_.spec, only=deployed).items():
+        hosts[name] = replace(hosts[name], report={**hosts[name].report, "release": release})
     return replace(result, hosts=hosts)
 
 

@@ -28,13 +28,13 @@ def locked(
     *,
     wait: float = 0,
     say: Callable[[str], None] = lambda line: None,
-) -> Iterator[list[str]]:
-    """Yields the hosts that could not be reached to take the lock; the deploy still tries them, so
-    their failure is reported with its real cause."""
+) -> Iterator[None]:
+    """Hosts that cannot be reached to take the lock are still tried by the deploy, so their failure is
+    reported with its real cause; the lock is given back on the others."""
     with local_lock(service, wait):
         unreachable = _take(private_data_dir, hosts, holder, wait, say)
         try:
-            yield unreachable
+            yield
         finally:
             # Never canceled: whatever stopped the run, the lock goes back.
             reachable = [host for host in hosts if host not in unreachable]
@@ -54,7 +54,7 @@ def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, s
         held = {**{h: i for h, i in held.items() if h not in stale}, **_held(retry)}
     if held:
         lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
-        taken = [host for host in hosts if host not in held and not result.hosts.get(host, _NONE).unreachable]
+        taken = [h for h in hosts if h not in held and h in result.hosts and not result.hosts[h].unreachable]
         if taken:
             run(private_data_dir, LOCK_PLAYBOOK, taken, _vars(holder, action="release"))
         raise LockHeld(
@@ -62,13 +62,6 @@ def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, s
             f"for good, `fleetdeploy unlock` the inventory"
         )
     return [name for name, host in result.hosts.items() if host.unreachable]
-
-
-class _NoHost:
-    unreachable = False
-
-
-_NONE = _NoHost()
 
 
 def _held(result) -> dict[str, dict]:

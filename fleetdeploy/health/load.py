@@ -365,31 +365,11 @@ class LoadRun:
         return RequestRecord(target.node, start - self._t0, latency, status, outcome), keep
 
 
-def start_load(
-    targets: dict[str, str],
-    *,
-    rate: float,
-    max_requests: int,
-    max_seconds: float,
-    body: bytes,
-    path: str = "/score",
-    connections_per_node: int = 2,
-    timeout: float = 10.0,
-    expect_body: bytes | None = None,
-) -> LoadRun:
+def start_load(targets: dict[str, str], **options) -> LoadRun:
     """Start sending `rate` requests per second in all, spread evenly over `targets` (node -> base URL),
-    until `max_requests` were sent or `max_seconds` passed (or stop()). Returns the running LoadRun."""
-    return LoadRun(
-        targets,
-        rate=rate,
-        max_requests=max_requests,
-        max_seconds=max_seconds,
-        body=body,
-        path=path,
-        connections_per_node=connections_per_node,
-        timeout=timeout,
-        expect_body=expect_body,
-    ).start()
+    until `max_requests` were sent or `max_seconds` passed (or stop()). `options` are LoadRun's keyword
+    arguments. Returns the running LoadRun."""
+    return LoadRun(targets, **options).start()
 
 
 @dataclass(frozen=True)
