@@ -37,14 +37,18 @@ def _stopped(container, unit):
     """Why the slot's process is not running, or None while it runs."""
     if container:
         out = subprocess.run(
-            ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container],
+            ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", container],
             capture_output=True, text=True, check=False,
         )
         if out.returncode != 0:
             return f"container {container} is gone"
-        status, code = out.stdout.split()
+        status, code, restarts = out.stdout.split()
+        # With a restart policy a crashing container spends its life between "restarting" (exit code kept)
+        # and a fresh "running" (exit code reset to 0); either restarting state means init() already failed.
         if status in ("exited", "dead"):
             return f"it exited with code {code}"
+        if status == "restarting":
+            return f"it exited with code {code} and Docker restarted it {restarts} times"
     if unit:
         out = subprocess.run(
             ["systemctl", "show", "--property=ActiveState,ExecMainStatus", "--value", unit],
