@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from fleetdeploy.cli.apply_cmd import _console, _inventory_arg, _limit_opt
+from fleetdeploy.cli.apply_cmd import _console, _inventory_arg, _limit_opt, _lock_wait_opt
 
 _spec_opt = click.option(
     "-f",
@@ -298,8 +298,9 @@ def history(inventory, spec_path, service, limit, as_json, lines):
 @click.option(
     "--purge", is_flag=True, help="Also remove the service's images and files (each node keeps its history)."
 )
+@_lock_wait_opt
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def remove(inventory, spec_path, service, limit, purge, yes):
+def remove(inventory, spec_path, service, limit, purge, lock_wait, yes):
     """Stop and remove the service from the nodes (containers or units, its front, its state)."""
     from rich.table import Table
     from rich.text import Text
@@ -320,7 +321,9 @@ def remove(inventory, spec_path, service, limit, purge, yes):
         )
     console = _wide_console()
     with make_progress(console) as progress:
-        result = remove_service(inventory, target, purge=purge, limit=limit, on_event=progress)
+        result = remove_service(
+            inventory, target, purge=purge, limit=limit, lock_wait=lock_wait, on_event=progress
+        )
     table = Table(title=f"Remove {result.service}" + (" (purge)" if purge else ""), title_justify="left")
     for column in ("node", "result", "was serving", "message"):
         table.add_column(column, overflow="fold")

@@ -63,8 +63,12 @@ def run_on_nodes(
     action: str,
     limit: str | None,
     on_event=None,
+    lock: dict | None = None,
+    lock_wait: float = 0,
 ):
-    """Render the project with `playbook` into a fresh ops run folder and run it; RunResult back."""
+    """Render the project with `playbook` into a fresh ops run folder and run it; RunResult back. With a
+    `lock` holder, the run holds the service's deploy lock on the nodes (as apply does), so it cannot
+    interleave with an apply or a rollback."""
     from fleetdeploy.render import render_project
     from fleetdeploy.run import run_playbook
 
@@ -77,7 +81,13 @@ def run_on_nodes(
         "fleet_history_controller": socket.gethostname(),
     }
     rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
-    result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
+    if lock is None:
+        result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
+    else:
+        from fleetdeploy.deploy import session
+
+        with session.locked(rendered.private_data_dir, service, limit.split(","), lock, wait=lock_wait):
+            result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
     prune_runs(run_dir.parent, keep=OPS_RUNS_KEPT)
     return result
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.inventory import load_inventory
 from fleetdeploy.ops.inspect import run_on_nodes
 from fleetdeploy.ops.target import NODE_ROOT, Target
@@ -53,10 +54,18 @@ def removal_from_result(result, hosts: list[str]) -> list[NodeRemoval]:
 
 
 def remove_service(
-    inventory_path: Path, target: Target, *, purge: bool = False, limit: str | None = None, on_event=None
+    inventory_path: Path,
+    target: Target,
+    *,
+    purge: bool = False,
+    limit: str | None = None,
+    lock_wait: float = 0,
+    on_event=None,
 ) -> Removal:
+    """Raises LockHeld, touching nothing, while an apply or rollback of the service holds a node."""
     inventory = load_inventory(inventory_path, limit=limit)
     variables = {
+        "fleetdeploy_service": target.service,  # for the deploy lock (playbooks/lock.yml)
         "fleet_remove_service": target.service,
         "fleet_remove_root": NODE_ROOT,
         "fleet_remove_purge": purge,
@@ -69,6 +78,8 @@ def remove_service(
         action="remove",
         limit=",".join(inventory.names),
         on_event=on_event,
+        lock=new_holder("remove"),
+        lock_wait=lock_wait,
     )
     return Removal(
         target.service, purge, tuple(removal_from_result(result, inventory.names)), result.stdout_path
