@@ -121,7 +121,7 @@ def execute(
     rollbacks: list[RunResult] = []
     with session.locked(
         rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
-    ):
+    ) as history:
         before = served_releases(plan_.inventory, plan_.spec)
         extravars = {"fleetdeploy_run_id": holder["run_id"]}
 
@@ -167,12 +167,11 @@ def execute(
         )
         merged = with_probes(merge_results(runs), plan_)
         rolled = merge_results(rollbacks) if rollbacks else None
-        entries = session.history_entries("apply", merged, before)
+        history.update(session.history_entries("apply", merged, before))
         if rolled:
-            entries.update(
+            history.update(
                 session.history_entries("rollback", rolled, {h: plan_.prepared.release for h in rolled.hosts})
             )
-        session.record_history(rendered.private_data_dir, plan_.spec.service, entries, holder["run_id"])
     prune_runs(plan_.run_dir.parent)
     return Outcome(merged, report, rolled)
 

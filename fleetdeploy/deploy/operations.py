@@ -56,7 +56,9 @@ def rollback(
     from fleetdeploy.deploy import session
 
     holder = new_holder("rollback", to)
-    with session.locked(op.private_data_dir, op.spec.service, op.hosts, holder, wait=lock_wait, say=say):
+    with session.locked(
+        op.private_data_dir, op.spec.service, op.hosts, holder, wait=lock_wait, say=say
+    ) as history:
         before = served_releases(op.inventory, op.spec)
         result = session.run(
             op.private_data_dir,
@@ -66,8 +68,7 @@ def rollback(
             on_event=on_event,
             cancel=cancel,
         )
-        entries = session.history_entries("rollback", result, before)
-        session.record_history(op.private_data_dir, op.spec.service, entries, holder["run_id"])
+        history.update(session.history_entries("rollback", result, before))
         return result
 
 

@@ -29,17 +29,26 @@ def locked(
     wait: float = 0,
     say: Callable[[str], None] = lambda line: None,
 ) -> Iterator[None]:
-    """Hosts that cannot be reached to take the lock are still tried by the deploy, so their failure is
+    """Yields a dict the caller fills with each node's history entry (history_entries): they are appended
+    to the nodes' history by the same Ansible run that gives the lock back, one run fewer per deploy.
+    Hosts that cannot be reached to take the lock are still tried by the deploy, so their failure is
     reported with its real cause; the lock is given back on the others."""
     with local_lock(service, wait):
         unreachable = _take(private_data_dir, hosts, holder, wait, say)
+        history: dict[str, dict] = {}
         try:
-            yield
+            yield history
         finally:
-            # Never canceled: whatever stopped the run, the lock goes back.
-            reachable = [host for host in hosts if host not in unreachable]
-            if reachable:
-                run(private_data_dir, LOCK_PLAYBOOK, reachable, _vars(holder, action="release"))
+            # Never canceled: whatever stopped the run, the lock goes back (a node whose lock another run
+            # holds keeps it: fleet_lock gives back only this run's).
+            targets = sorted({host for host in hosts if host not in unreachable} | set(history))
+            if targets:
+                release = {
+                    **_vars(holder, action="release"),
+                    "fleetdeploy_history": history,
+                    "fleetdeploy_run_id": holder["run_id"],
+                }
+                run(private_data_dir, LOCK_PLAYBOOK, targets, release)
 
 
 def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, say) -> list[str]:
@@ -103,18 +112,6 @@ def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Call
         cancel.set()
 
     return {signal.SIGINT: on_int, signal.SIGTERM: on_term}
-
-
-def record_history(private_data_dir: Path, service: str, entries: dict[str, dict], run_id: str) -> None:
-    """Append each node's outcome to its history. A node that cannot be reached keeps no record; the
-    controller's run folder still has the whole story."""
-    if entries:
-        run(
-            private_data_dir,
-            "playbooks/record.yml",
-            sorted(entries),
-            {"fleetdeploy_history": entries, "fleetdeploy_service": service, "fleetdeploy_run_id": run_id},
-        )
 
 
 def history_entries(action: str, result, before: dict[str, str | None], detail: dict[str, str] | None = None):
