@@ -32,6 +32,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "status" / "results"
 VENV_BIN = REPO / ".venv" / "bin"
@@ -90,7 +92,9 @@ def main() -> int:
     shutil.copytree(REPO / "examples" / "mnist", project, ignore=shutil.ignore_patterns("__pycache__"))
     spec = project / "fleetdeploy.yml"
     # Every node at once: the deploy is set-up here, not what is measured.
-    spec.write_text(spec.read_text().replace("  batch: 1", "  batch: 100%"))
+    values = yaml.safe_load(spec.read_text())
+    values["rollout"] = {"batch": "100%"}
+    spec.write_text(yaml.safe_dump(values, sort_keys=False))
     lines = []
     try:
         up = subprocess.run(

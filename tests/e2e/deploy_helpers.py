@@ -11,6 +11,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
+
 from tests.e2e.relay import relay
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mnist"
@@ -24,12 +26,23 @@ EXAMPLE_FILES = (
 )
 
 
-def copy_example(dest: Path) -> Path:
+def copy_example(dest: Path, **rollout) -> Path:
+    """The example project in `dest`; keyword arguments replace its spec's `rollout` section."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in EXAMPLE_FILES:
         src = EXAMPLE / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    if rollout:
+        set_rollout(dest, **rollout)
     return dest
+
+
+def set_rollout(project: Path, **rollout) -> None:
+    """Replace the `rollout` section of the project's fleetdeploy.yml."""
+    spec_path = project / "fleetdeploy.yml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["rollout"] = rollout
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
 def fleetdeploy(*args, timeout=1200) -> subprocess.CompletedProcess:

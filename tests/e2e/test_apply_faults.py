@@ -65,14 +65,10 @@ def test_init_failure_is_reported_and_the_previous_release_keeps_serving(fleet, 
 def test_unreachable_host_is_named_and_the_others_still_deploy(fleet, deployed, tmp_path):
     ghost = {"ansible_host": "127.0.0.1", "ansible_port": free_port(), "ansible_user": "fleet"}
     inventory = inventory_with(fleet, tmp_path, ghost=ghost)
-    # One batch that tolerates one failure: with the default batch of 1, the ghost (listed first) would be
+    # One batch that tolerates one failure: with the example's canary, the ghost (listed first) would be
     # the canary and rightly stop the rollout before node2 (tests/e2e/test_rollout.py covers that).
-    spec = deployed / "fleetdeploy-one-batch.yml"
-    spec.write_text(
-        (deployed / "fleetdeploy.yml").read_text().replace("  batch: 1\n", '  batch: "100%"\n  max_fail: 1\n')
-    )
-    assert "max_fail: 1" in spec.read_text()
-    result = fleetdeploy("apply", inventory, "-f", spec, "--limit", "node2,ghost")
+    one_batch = copy_example(tmp_path / "one-batch", batch="100%", max_fail=1)
+    result = fleetdeploy("apply", inventory, "-f", one_batch / "fleetdeploy.yml", "--limit", "node2,ghost")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     ghost_lines = [line for line in output.splitlines() if "ghost" in line]

@@ -32,7 +32,8 @@ def fleet(sandbox_fleet):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return copy_example(tmp_path_factory.mktemp("mnist-ops"))
+    # Every node at once: these tests are about what runs, not how it got there.
+    return copy_example(tmp_path_factory.mktemp("mnist-ops"), batch="100%")
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +230,24 @@ def test_a_container_stopped_by_hand_marks_its_node_unhealthy(fleet, project, do
     assert nodes[stopped.host]["state"] == "unhealthy"
     assert nodes[stopped.host]["reasons"][0].startswith(f"container {container} is exited"), nodes
     assert {nodes[n.host]["state"] for n in fleet.nodes[1:]} == {"healthy"}
+
+
+def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):
+    held = fleet.nodes[1]
+    holder = {"run_id": "elsewhere-1", "user": "ana", "controller": "ci-runner-7", "action": "apply"}
+    lock = f"{SERVICE_DIR}/state/lock"
+    node_exec(docker_engine, held, f"mkdir -p {lock} && echo '{json.dumps(holder)}' > {lock}/holder.json")
+    try:
+        done = ops("remove", fleet, project, "--yes")
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert "another deploy holds the lock" in done.stderr and "ana@ci-runner-7" in done.stderr, done.stderr
+        for node in fleet.nodes:  # nothing was touched, not even on the nodes whose lock was free
+            assert node_exec(docker_engine, node, f"test -d {lock} && echo held || echo free") == (
+                "held" if node is held else "free"
+            )
+            assert node_exec(docker_engine, node, f"test -f {SERVICE_DIR}/state/active.json && echo ok") == "ok"
+    finally:
+        node_exec(docker_engine, held, f"rm -rf {lock}")
 
 
 def test_remove_then_status_says_not_deployed_everywhere(fleet, project, docker_engine):

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fleetdeploy.health.load import LoadReport, LoadRun, VersionWatcher, start_load
-from tests.e2e.deploy_helpers import EXAMPLE, copy_example, fleetdeploy, node_exec
+from tests.e2e.deploy_helpers import EXAMPLE, copy_example, fleetdeploy, node_exec, set_rollout
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -60,7 +59,7 @@ def fleet(sandbox_fleet):
 def make_version(dest: Path, marker: str, *, init_raises: bool = False, **rollout) -> Path:
     """The example with a marker comment in score.py (so the code, and the release, differ) and the
     given `rollout` section."""
-    project = copy_example(dest)
+    project = copy_example(dest, **rollout)
     script = project / "score.py"
     text = script.read_text() + f"\n# fleetdeploy rollout test: {marker}\n"
     if init_raises:
@@ -70,15 +69,7 @@ def make_version(dest: Path, marker: str, *, init_raises: bool = False, **rollou
             1,
         )
     script.write_text(text)
-    set_rollout(project, **rollout)
     return project
-
-
-def set_rollout(project: Path, **rollout) -> None:
-    spec_path = project / "fleetdeploy.yml"
-    spec = yaml.safe_load(spec_path.read_text())
-    spec["rollout"] = rollout
-    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
