@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -24,6 +24,9 @@ bench-apply: bootstrap
 
 bench-rollout: bootstrap
 	$(PY) bench/rollout/run.py
+
+bench-status: bootstrap
+	$(PY) bench/status/run.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
