@@ -163,6 +163,26 @@ def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_ba
         assert "prediction: [2]" in seed_client(project, node)
 
 
+def test_a_wheelhouse_deploys_to_a_node_that_cannot_reach_pypi(fleet, project, docker_engine):
+    """Air-gapped: wheels downloaded on the controller and shipped; the node's names for PyPI lead nowhere."""
+    node3 = fleet.nodes[2]
+    spec = yaml.safe_load((project / "fleetdeploy.yml").read_text())
+    spec["node_runtime"] = {"venv": {"wheelhouse": True, "wheelhouse_python": ["3.11"]}}
+    (project / "wheelhouse.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    blocked = "0.0.0.0 pypi.org files.pythonhosted.org # fleetdeploy test"
+    # /etc/hosts is bind-mounted into the container: rewrite it in place, never replace it.
+    node_exec(docker_engine, node3, f"echo '{blocked}' >> /etc/hosts")
+    try:
+        reach = "python3 -c \"import urllib.request as u; u.urlopen('https://pypi.org/simple/', timeout=5)\""
+        assert node_exec(docker_engine, node3, f"{reach} 2>/dev/null && echo reachable || echo blocked") == "blocked"
+        result = apply(fleet, project, "--limit", "node3", spec="wheelhouse.yml")
+        assert result.returncode == 0, output(result)
+        assert "prediction: [2]" in seed_client(project, node3)
+        assert active(docker_engine, node3)["runtime"] == "venv"
+    finally:
+        node_exec(docker_engine, node3, "grep -v 'fleetdeploy test' /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts")
+
+
 def test_a_python_the_node_lacks_is_refused_suggesting_conda(fleet, project, docker_engine):
     node1 = fleet.nodes[0]
     serving = version(node1)["release"]
