@@ -28,7 +28,7 @@ def locked(
     *,
     wait: float = 0,
     say: Callable[[str], None] = lambda line: None,
-) -> Iterator[None]:
+) -> Iterator[dict[str, dict]]:
     """Yields a dict the caller fills with each node's history entry (history_entries): they are appended
     to the nodes' history by the same Ansible run that gives the lock back, one run fewer per deploy.
     Hosts that cannot be reached to take the lock are still tried by the deploy, so their failure is

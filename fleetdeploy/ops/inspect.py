@@ -7,6 +7,7 @@ runs out)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
 from dataclasses import dataclass
@@ -82,12 +83,13 @@ def run_on_nodes(
     }
     rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
     if lock is None:
-        result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
+        held = contextlib.nullcontext()
     else:
         from fleetdeploy.deploy import session
 
-        with session.locked(rendered.private_data_dir, service, limit.split(","), lock, wait=lock_wait):
-            result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
+        held = session.locked(rendered.private_data_dir, service, limit.split(","), lock, wait=lock_wait)
+    with held:
+        result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
     prune_runs(run_dir.parent, keep=OPS_RUNS_KEPT)
     return result
 
