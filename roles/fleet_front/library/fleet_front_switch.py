@@ -1,54 +1,214 @@
 #!/usr/bin/python
-# The traffic switch as one HAProxy runtime-API exchange: the new slot ready and the old one draining in a
-# single command line. Two separate commands (two Ansible tasks) leave both slots taking new requests for
-# the time between them, and a client polling /version then sees old, new, old, new.
+# The whole traffic switch of a node as one module call: move new requests, drain the old slot, record
+# the switch. Each was its own Ansible task before (six round-trips to the node, run twice a deploy);
+# on a fleet under load that was the bulk of a node's rollout time, and every round-trip is CPU the
+# node's scoring process competes with.
+#
+# The move itself is one HAProxy runtime-API line, the new slot ready and the old one draining: two
+# separate commands leave both slots taking new requests in between, and a client polling /version then
+# sees old, new, old, new.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: fleet_front_switch
-short_description: Send new requests to one server of a fleetdeploy front and drain another, at once
+short_description: Send a fleetdeploy front's new requests to one slot, drain the other, record the switch
 description:
-  - Sends C(set server B/TO state ready; set server B/FROM state drain) over the front's admin socket
-    in one line, so HAProxy applies both before it routes another request. Waiting for the drained
-    server's sessions to end is left to community.general.haproxy.
+  - Sends C(set server B/TO state ready; set server B/FROM state drain) over the front's admin socket in
+    one line, so HAProxy applies both before it routes another request.
+  - Waits until the drained server has no session left (or I(drain_timeout) passes), then puts it in
+    maintenance.
+  - Writes the record of what serves (I(record) plus C(previous) and C(switched_at)) to I(state_file),
+    keeping it byte for byte when it already records this slot and release; writes I(config) (the
+    front's config with the new slot enabled) to I(config_path) after checking it with
+    C(haproxy -c); points the I(current_link) symlink at I(current_target).
+  - Every step is skipped when already in place, so re-applying a switch changes nothing.
 options:
   socket: {type: path, required: true, description: The front's admin socket.}
   backend: {type: str, required: true, description: The backend holding both servers.}
-  to: {type: str, required: true, description: Server to send new requests to.}
+  to: {type: str, required: true, description: Server (slot) to send new requests to.}
   from_server: {type: str, description: Server to drain; none when the front had no serving slot.}
+  drain_timeout: {type: int, default: 30, description: Seconds the drained server gets to finish.}
+  record: {type: dict, required: true, description: What serves now (service, release, slot, ...).}
+  state_file: {type: path, required: true, description: Where the record is kept (active.json).}
+  config: {type: str, required: true, description: The front's config with slot I(to) enabled.}
+  config_path: {type: path, required: true, description: The front's config file.}
+  haproxy: {type: path, default: /usr/sbin/haproxy, description: HAProxy binary that checks the config.}
+  current_link: {type: path, required: true, description: Symlink naming the serving release.}
+  current_target: {type: str, required: true, description: Where I(current_link) points.}
 author: fleetdeploy
 """
 
+RETURN = r"""
+active: {type: dict, returned: always, description: The record now in I(state_file).}
+commands: {type: list, returned: always, description: Runtime-API lines sent to the front.}
+steps: {type: list, returned: always, description: What changed (switch, drain, record, config, current).}
+"""
+
 import csv
+import json
+import os
 import re
 import socket
+import tempfile
+import time
+from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+DRAIN_POLL = 0.2
+
+
+class FrontError(Exception):
+    pass
 
 
 def _exchange(path, line):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
-        admin.settimeout(10)
-        admin.connect(path)
-        admin.sendall(line.encode() + b"\n")
-        chunks = []
-        while chunk := admin.recv(4096):
-            chunks.append(chunk)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
+            admin.settimeout(10)
+            admin.connect(path)
+            admin.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := admin.recv(4096):
+                chunks.append(chunk)
+    except OSError as exc:
+        raise FrontError(f"cannot reach the front's admin socket {path}: {exc}") from exc
     return b"".join(chunks).decode(errors="replace")
 
 
-def server_states(path, backend):
-    """{server: status} of the backend from `show stat` ("no check" or "UP" when taking traffic, "DRAIN",
-    "MAINT"...)."""
+def _command(path, line):
+    # Each command answers nothing on success, or one line saying why not.
+    answer = _exchange(path, line).strip()
+    if answer:
+        raise FrontError(f"the front refused `{line}`: {answer}")
+
+
+def servers(path, backend):
+    """{server: `show stat` row} of the backend: `status` is "no check"/"UP" when taking traffic, "DRAIN",
+    "MAINT"...; `scur` its current sessions."""
     lines = _exchange(path, "show stat").splitlines()
     header = lines[0].lstrip("# ").split(",")
-    states = {}
-    for row in csv.DictReader(lines[1:], fieldnames=header):
-        if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND"):
-            states[row["svname"]] = row["status"]
-    return states
+    return {
+        row["svname"]: row
+        for row in csv.DictReader(lines[1:], fieldnames=header)
+        if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND")
+    }
+
+
+def _out(row):
+    return row["status"].startswith(("MAINT", "DRAIN"))
+
+
+def switch(params, check_mode):
+    """Ready `to` and drain `from_server` in one line; then wait for the drained server's sessions to end
+    and put it in maintenance. Returns the runtime-API lines sent."""
+    sock, backend, to, old = params["socket"], params["backend"], params["to"], params["from_server"]
+    if old == to:
+        old = None
+    rows = servers(sock, backend)
+    missing = [name for name in (to, old) if name and name not in rows]
+    if missing:
+        raise FrontError(f"the front's backend {backend} has no server {', '.join(missing)}")
+    sent = []
+    if _out(rows[to]) or (old and not _out(rows[old])):
+        line = f"set server {backend}/{to} state ready"
+        if old:
+            line += f"; set server {backend}/{old} state drain"
+        sent.append(line)
+        if not check_mode:
+            _command(sock, line)
+    if old and not rows[old]["status"].startswith("MAINT"):
+        if not check_mode:
+            deadline = time.monotonic() + params["drain_timeout"]
+            while servers(sock, backend)[old]["scur"] not in ("", "0") and time.monotonic() < deadline:
+                time.sleep(DRAIN_POLL)
+            _command(sock, f"set server {backend}/{old} state maint")
+        sent.append(f"set server {backend}/{old} state maint")
+    return sent
+
+
+def _read_record(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_atomically(path, data, check=None):
+    """Write `data` (bytes) beside `path`, check it with `check(tmp)` when given, then rename over."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fleetdeploy-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        if check:
+            check(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _current_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def record(params, check_mode):
+    """The record of what serves, written unless it already says this slot and release (then kept as it
+    is, `switched_at` included). Returns (record, changed)."""
+    path, wanted = params["state_file"], dict(params["record"])
+    before = _read_record(path)
+    if before.get("slot") == wanted["slot"] and before.get("release") == wanted["release"]:
+        wanted["previous"] = before.get("previous")
+        wanted["switched_at"] = before.get("switched_at")
+    else:
+        wanted["previous"] = before.get("release")
+        wanted["switched_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if before == wanted:
+        return before, False
+    if not check_mode:
+        text = json.dumps(wanted, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+        _write_atomically(path, text.encode())
+    return wanted, True
+
+
+def config(module, check_mode):
+    """The front's config file, so that a restart comes up sending traffic to the same slot."""
+    path, data = module.params["config_path"], module.params["config"].encode()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if _current_bytes(path) == data:
+        return False
+
+    def check(tmp):
+        rc, out, err = module.run_command([module.params["haproxy"], "-c", "-q", "-f", tmp])
+        if rc != 0:
+            raise FrontError(f"HAProxy refuses the front's new config: {(err or out).strip()}")
+
+    if not check_mode:
+        _write_atomically(path, data, check)
+    return True
+
+
+def current(params, check_mode):
+    link, target = params["current_link"], params["current_target"]
+    if os.path.islink(link) and os.readlink(link) == target:
+        return False
+    if not check_mode:
+        tmp = f"{link}.fleetdeploy-new"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+    return True
 
 
 def main():
@@ -58,38 +218,35 @@ def main():
             backend=dict(type="str", required=True),
             to=dict(type="str", required=True),
             from_server=dict(type="str"),
+            drain_timeout=dict(type="int", default=30),
+            record=dict(type="dict", required=True),
+            state_file=dict(type="path", required=True),
+            config=dict(type="str", required=True),
+            config_path=dict(type="path", required=True),
+            haproxy=dict(type="path", default="/usr/sbin/haproxy"),
+            current_link=dict(type="path", required=True),
+            current_target=dict(type="str", required=True),
         ),
         supports_check_mode=True,
     )
-    params = module.params
+    params, check_mode = module.params, module.check_mode
     names = [params["backend"], params["to"]] + ([params["from_server"]] if params["from_server"] else [])
     bad = [name for name in names if not NAME.match(name)]
     if bad:
         module.fail_json(msg=f"not a HAProxy backend or server name: {', '.join(bad)}")
-    commands = [f"set server {params['backend']}/{params['to']} state ready"]
-    if params["from_server"] and params["from_server"] != params["to"]:
-        commands.append(f"set server {params['backend']}/{params['from_server']} state drain")
-    line = "; ".join(commands)
+    steps, commands, active = [], [], {}
     try:
-        states = server_states(params["socket"], params["backend"])
-        missing = [name for name in names[1:] if name not in states]
-        if missing:
-            module.fail_json(msg=f"the front's backend {params['backend']} has no server {', '.join(missing)}")
-        taking = not states[params["to"]].startswith(("MAINT", "DRAIN"))
-        out = params["from_server"] in (None, params["to"]) or states[params["from_server"]].startswith(
-            ("MAINT", "DRAIN")
-        )
-        if taking and out:
-            module.exit_json(changed=False, commands=[], states=states)
-        if module.check_mode:
-            module.exit_json(changed=True, commands=commands, states=states)
-        answer = _exchange(params["socket"], line)
-    except OSError as exc:
-        module.fail_json(msg=f"cannot reach the front's admin socket {params['socket']}: {exc}", commands=commands)
-    # Each command answers nothing on success, or one line saying why not.
-    if answer.strip():
-        module.fail_json(msg=f"the front refused `{line}`: {answer.strip()}", commands=commands)
-    module.exit_json(changed=True, commands=commands)
+        # The order keeps the invariant rollouts rely on: the recorded slot is always one whose release
+        # runs and takes traffic (the old slot is stopped only after this module returns).
+        commands = switch(params, check_mode)
+        steps += ["switch"] if commands else []
+        active, changed = record(params, check_mode)
+        steps += ["record"] if changed else []
+        steps += ["config"] if config(module, check_mode) else []
+        steps += ["current"] if current(params, check_mode) else []
+    except (FrontError, OSError) as exc:
+        module.fail_json(msg=str(exc), commands=commands, steps=steps)
+    module.exit_json(changed=bool(steps), commands=commands, steps=steps, active=active)
 
 
 if __name__ == "__main__":
