@@ -108,6 +108,7 @@ def _service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_parity_rel_tolerance": spec.health.parity.rel_tolerance,
         "fleet_service_strategy": spec.rollout.strategy,
         "fleet_service_keep_releases": spec.rollout.keep_releases,
+        "fleet_service_warmup_cpu_shares": spec.rollout.warmup_cpu_shares,
         "fleet_service_cpus": spec.resources.cpus or 0,
         # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
         "fleet_service_memory": str(spec.resources.memory or ""),

@@ -14,6 +14,11 @@ options:
   timeout: {type: int, default: 120, description: Seconds to wait.}
   container: {type: str, description: Docker container running the slot.}
   unit: {type: str, description: systemd unit running the slot.}
+  cpu_shares:
+    type: int
+    description:
+      - CPU shares to give the container once it is ready (it starts with few, so that its start-up takes
+        only CPU the serving slot leaves idle, and gets its full weight before it takes traffic).
 author: fleetdeploy
 """
 
@@ -60,6 +65,18 @@ def _stopped(container, unit):
     return None
 
 
+def _set_cpu_shares(module, container, shares):
+    out = subprocess.run(
+        ["docker", "update", "--cpu-shares", str(shares), container], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        module.fail_json(
+            msg=f"container {container} is ready but its CPU shares could not be raised to {shares}: "
+            f"{out.stderr.strip()}",
+            ready=False, reason="cpu shares",
+        )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -67,6 +84,7 @@ def main():
             timeout=dict(type="int", default=120),
             container=dict(type="str"),
             unit=dict(type="str"),
+            cpu_shares=dict(type="int"),
         ),
         supports_check_mode=True,
     )
@@ -75,7 +93,11 @@ def main():
     deadline = started + params["timeout"]
     while True:
         if _ready(params["port"]):
-            module.exit_json(changed=False, ready=True, seconds=round(time.monotonic() - started, 2))
+            seconds = round(time.monotonic() - started, 2)
+            raised = bool(params["cpu_shares"] and params["container"]) and not module.check_mode
+            if raised:
+                _set_cpu_shares(module, params["container"], params["cpu_shares"])
+            module.exit_json(changed=raised, ready=True, seconds=seconds)
         reason = _stopped(params["container"], params["unit"])
         if reason is None and time.monotonic() >= deadline:
             reason = f"no /ready within {params['timeout']}s"

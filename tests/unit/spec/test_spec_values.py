@@ -114,3 +114,13 @@ def test_gpu_device_requests(gpus, expected):
 def test_rollout_helpers(full):
     assert full.rollout.batches(5) == [[0], [1, 2], [3, 4]]
     assert full.rollout.allowed_failures(25) == 2
+
+
+def test_warmup_cpu_shares_defaults_low_and_is_bounded_by_dockers_range(minimal):
+    from fleetdeploy.spec.sections import Rollout
+
+    assert minimal.rollout.warmup_cpu_shares == 128
+    assert Rollout.model_validate({"warmup_cpu_shares": 1024}).warmup_cpu_shares == 1024
+    for bad in (1, 1025):
+        with pytest.raises(ValueError, match="warmup_cpu_shares"):
+            Rollout.model_validate({"warmup_cpu_shares": bad})
