@@ -110,14 +110,16 @@ def switch(params, check_mode):
     missing = [name for name in (to, old) if name and name not in rows]
     if missing:
         raise FrontError(f"the front's backend {backend} has no server {', '.join(missing)}")
-    sent = []
-    if _out(rows[to]) or (old and not _out(rows[old])):
-        line = f"set server {backend}/{to} state ready"
-        if old:
-            line += f"; set server {backend}/{old} state drain"
-        sent.append(line)
+    sent, moves = [], []
+    if _out(rows[to]):
+        moves.append(f"set server {backend}/{to} state ready")
+    # A slot in maintenance takes no request: draining it would take it out of maintenance.
+    if old and not _out(rows[old]):
+        moves.append(f"set server {backend}/{old} state drain")
+    if moves:
+        sent.append("; ".join(moves))
         if not check_mode:
-            _command(sock, line)
+            _command(sock, sent[0])
     if old and not rows[old]["status"].startswith("MAINT"):
         if not check_mode:
             deadline = time.monotonic() + params["drain_timeout"]

@@ -54,3 +54,67 @@ def test_lock_is_taken_once_and_only_given_back_by_its_holder(tmp_path):
     assert lock._take(path, {"run_id": "a"}, "")[0]  # re-entry by the same run
     assert lock._take(path, {"run_id": "b"}, "x,a") == (True, {"run_id": "b"})  # stale holder a broken
     assert json.loads((tmp_path / "state" / "lock" / "holder.json").read_text()) == {"run_id": "b"}
+
+
+class FakeFront:
+    """HAProxy's admin socket as far as fleet_front_switch uses it: `show stat` CSV, `set server` lines."""
+
+    HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status"
+
+    def __init__(self, states):
+        self.states = dict(states)
+        self.lines = []
+
+    def exchange(self, path, line):
+        if line == "show stat":
+            rows = [f"svc,{name},0,0,0,0,,0,0,0,,0,,0,0,0,0,{status}" for name, status in self.states.items()]
+            return "\n".join([self.HEADER, "svc,FRONTEND,,,0,0,,0,0,0,0,0,0,,,,,OPEN", *rows]) + "\n"
+        self.lines.append(line)
+        for command in line.split("; "):
+            _, _, server, _, state = command.split()
+            self.states[server.split("/")[1]] = {"ready": "no check", "drain": "DRAIN", "maint": "MAINT"}[state]
+        return "\n"
+
+
+@pytest.mark.parametrize(
+    "before, to, sent, after",
+    [
+        # A fresh front (both slots disabled in its config): the first release is made ready; the other
+        # slot is left in maintenance, not drained (draining would take it out of maintenance).
+        ({"blue": "MAINT", "green": "MAINT"}, "blue", ["set server svc/blue state ready"], {"blue": "no check", "green": "MAINT"}),
+        # A switch: one line moves new requests and drains the old slot, then it goes into maintenance.
+        (
+            {"blue": "no check", "green": "MAINT"},
+            "green",
+            ["set server svc/green state ready; set server svc/blue state drain", "set server svc/blue state maint"],
+            {"blue": "MAINT", "green": "no check"},
+        ),
+        # Already in place: nothing is sent.
+        ({"blue": "no check", "green": "MAINT"}, "blue", [], {"blue": "no check", "green": "MAINT"}),
+        # A switch interrupted while draining: only the maintenance is left to do.
+        ({"blue": "DRAIN", "green": "no check"}, "green", ["set server svc/blue state maint"], {"blue": "MAINT", "green": "no check"}),
+    ],
+)
+def test_front_switch_sends_only_what_is_missing(monkeypatch, before, to, sent, after):
+    switch = _module("fleet_front", "fleet_front_switch")
+    front = FakeFront(before)
+    monkeypatch.setattr(switch, "_exchange", front.exchange)
+    old = "green" if to == "blue" else "blue"
+    params = {"socket": "/x", "backend": "svc", "to": to, "from_server": old, "drain_timeout": 1}
+    switch.switch(params, check_mode=False)
+    assert front.lines == sent
+    assert front.states == after
+
+
+def test_front_switch_record_keeps_a_repeated_switch_byte_for_byte(tmp_path):
+    switch = _module("fleet_front", "fleet_front_switch")
+    state = tmp_path / "active.json"
+    record = {"service": "svc", "release": "r1", "slot": "blue", "runtime": "docker", "instance": "svc-blue"}
+    first, changed = switch.record({"state_file": str(state), "record": record}, check_mode=False)
+    assert changed and first["previous"] is None and first["switched_at"]
+    text = state.read_text()
+    again, changed = switch.record({"state_file": str(state), "record": record}, check_mode=False)
+    assert not changed and state.read_text() == text and again == first
+    moved = {**record, "release": "r2", "slot": "green", "instance": "svc-green"}
+    second, changed = switch.record({"state_file": str(state), "record": moved}, check_mode=False)
+    assert changed and second["previous"] == "r1" and json.loads(state.read_text()) == second
