@@ -42,7 +42,7 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleet_artifacts_release": prepared.release,
         "fleet_artifacts_models": _shipped_models(prepared),
         "fleet_artifacts_code_hash": staged.code_hash,
-        "fleet_artifacts_code_src": str(staged.code_dir),
+        "fleet_artifacts_code_archive": str(staged.code_archive),
         "fleet_artifacts_release_manifest": {
             "release": prepared.release,
             "service": spec.service,

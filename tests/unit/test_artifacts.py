@@ -1,4 +1,5 @@
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ def test_layout_keeps_model_names_and_ships_code_without_models_or_caches(projec
     )
     assert shipped == ["helpers/util.py", "score.py"]
     assert staged.entry_script == "score.py"
+
+
+def test_code_archive_holds_the_code_folder_owned_by_root_with_plain_modes(project, tmp_path):
+    (project / "helpers" / "run.sh").write_text("#!/bin/sh\n")
+    (project / "helpers" / "run.sh").chmod(0o700)
+    (project / "score.py").chmod(0o600)
+    staged = _stage(project, tmp_path / "run")
+    assert staged.code_archive == tmp_path / "run" / "code" / f"{staged.code_hash}.tar.gz"
+    with tarfile.open(staged.code_archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert sorted(members) == ["helpers", "helpers/run.sh", "helpers/util.py", "score.py"]
+        assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "root", "root")}
+        assert {name: oct(m.mode) for name, m in members.items()} == {
+            "helpers": "0o755", "helpers/run.sh": "0o755", "helpers/util.py": "0o644", "score.py": "0o644"
+        }
+        assert tar.extractfile("score.py").read() == (project / "score.py").read_bytes()
 
 
 def test_hashes_are_deterministic_across_folders(project, tmp_path):

@@ -8,9 +8,9 @@ from fleetdeploy.render.variables import plain_data, to_yaml
 
 
 def test_paths_become_strings_and_round_trip():
-    data = plain_data({"fleet_artifacts_code_src": Path("/stage/code"), "n": [1, 2.5, True, None]})
+    data = plain_data({"fleet_artifacts_code_archive": Path("/stage/code"), "n": [1, 2.5, True, None]})
     assert yaml.safe_load(to_yaml(data)) == {
-        "fleet_artifacts_code_src": "/stage/code",
+        "fleet_artifacts_code_archive": "/stage/code",
         "n": [1, 2.5, True, None],
     }
 
