@@ -10,6 +10,8 @@ alternating) and the example model:
     per rollout setting (`batch: 1` one node at a time, and `batch: [1, 100%]` a canary then the rest),
     `--rounds` times: steady load for `--steady` seconds, then a rollout (v1 -> v2 or back) under the
              same load
+    reference, `--rounds` times: the same, but an apply of the release already served (batch 1): what
+             Ansible's checks alone do to the latency on this machine, the floor under the figures above
 
 The load is fleetdeploy.health.load (the generator the rollout tests use): `--rate` requests/s in all,
 spread over every node's published scoring port on 127.0.0.1, keep-alive, no retries, bounded in
@@ -49,6 +51,9 @@ RESULTS = REPO / "bench" / "rollout" / "results"
 VENV_BIN = REPO / ".venv" / "bin"
 DISTROS = ("bookworm", "trixie")
 SETTINGS = {"batch 1": {"batch": 1, "max_fail": 0}, "batch [1, 100%]": {"batch": [1, "100%"], "max_fail": 0}}
+# The floor under every rollout figure: the same apply, one node at a time, of the release already served
+# (no container starts, no switch; only Ansible's checks on each node, under the same load).
+NO_OP = "no-op apply, batch 1 (reference)"
 RUN_TIMEOUT = 1800
 
 
@@ -175,6 +180,9 @@ def measure_size(bench: Bench, source: Path, n: int) -> None:
                     measure_rollout(bench, fleet, projects[target], setting, releases, target)
                 )
                 current = target
+        set_rollout(projects[current], SETTINGS["batch 1"])
+        for _ in range(bench.args.rounds):
+            bench.rollouts.append(measure_rollout(bench, fleet, projects[current], NO_OP, releases, current))
 
 
 def measure_rollout(bench: Bench, fleet, project: Path, setting: str, releases: dict, target: str) -> Rollout:
