@@ -290,7 +290,8 @@ def run_apply(bench: Bench, fleet, project: Path, label: str) -> float:
         f"{bench.applies:02d}-{label}".replace(" ", "_").replace("/", "").replace(",", "").replace("%", "pc")
     )
     log = bench.work / "logs" / f"{name}.log"
-    control = bench.work / "cp" / log.stem
+    # Short: the ssh control socket path must fit a Unix socket address (108 bytes).
+    control = bench.work / "cp" / f"{bench.applies:02d}"
     control.mkdir(parents=True)
     print(f"bench: {label}", file=sys.stderr)
     start = time.perf_counter()
