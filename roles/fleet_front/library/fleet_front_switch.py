@@ -41,7 +41,7 @@ author: fleetdeploy
 RETURN = r"""
 active: {type: dict, returned: always, description: The record now in I(state_file).}
 commands: {type: list, returned: always, description: Runtime-API lines sent to the front.}
-steps: {type: list, returned: always, description: What changed (switch, drain, record, config, current).}
+steps: {type: list, returned: always, description: What changed (switch, record, config, current).}
 """
 
 import csv

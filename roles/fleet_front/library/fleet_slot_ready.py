@@ -70,11 +70,9 @@ def _set_cpu_shares(module, container, shares):
         ["docker", "update", "--cpu-shares", str(shares), container], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
-        module.fail_json(
-            msg=f"container {container} is ready but its CPU shares could not be raised to {shares}: "
-            f"{out.stderr.strip()}",
-            ready=False, reason="cpu shares",
-        )
+        # The refused release's report quotes `reason`: it must say what went wrong, as msg does.
+        reason = f"it is ready but its CPU shares could not be raised to {shares}: {out.stderr.strip()}"
+        module.fail_json(msg=f"container {container}: {reason}", ready=False, reason=reason)
 
 
 def main():
