@@ -4,10 +4,12 @@ the bad-input cases leaving nothing behind."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,12 +39,14 @@ def cli(*args, timeout=300, **env):
 
 def ansible(inventory, *args, timeout=120):
     # Host-key checking stays on whatever the caller's environment says. SSH master connections are
-    # kept beside the inventory: one reused from an earlier call would skip the host-key check.
+    # kept per inventory: one reused from an earlier call would skip the host-key check. Their folder is
+    # short (a socket path may not exceed 107 bytes; an xdist worker's temp folders are long).
+    control = Path(tempfile.gettempdir()) / f"fd-cp-{hashlib.sha1(str(inventory).encode()).hexdigest()[:10]}"
     env = {
         **os.environ,
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(inventory).with_name("cp")),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
     }
     return subprocess.run(
         [str(ANSIBLE), "-i", str(inventory), "fleet", *args],
