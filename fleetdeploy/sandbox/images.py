@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,10 +106,33 @@ def ensure_images(
     ]
     if python_base:
         recipes.append(python_recipe())
-    results: dict[str, ImageResult] = {}
+    say = progress or (lambda _msg: None)
+    # One Debian release's images never stand on another's: build each release's chain in its own thread.
+    # debootstrap and apt spend most of their time waiting on the mirror, so two chains take little more
+    # than the longer one.
+    chains: dict[str, list[Recipe]] = {}
     for recipe in recipes:
-        _ensure(client, recipe, results, progress or (lambda _msg: None))
-    return list(results.values())
+        chains.setdefault(_root(recipe).tag, []).append(recipe)
+    results = [{} for _ in chains]
+    with ThreadPoolExecutor(max_workers=max(1, len(chains))) as pool:
+        futures = [
+            pool.submit(_ensure_chain, client, chain, found, say)
+            for chain, found in zip(chains.values(), results)
+        ]
+        for future in futures:
+            future.result()
+    return [result for found in results for result in found.values()]
+
+
+def _root(recipe: Recipe) -> Recipe:
+    while recipe.parent is not None:
+        recipe = recipe.parent
+    return recipe
+
+
+def _ensure_chain(client, recipes: list[Recipe], results: dict[str, ImageResult], progress: Progress) -> None:
+    for recipe in recipes:
+        _ensure(client, recipe, results, progress)
 
 
 def _ensure(client, recipe: Recipe, results: dict[str, ImageResult], progress: Progress) -> None:

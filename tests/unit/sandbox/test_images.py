@@ -1,6 +1,7 @@
 """Image recipes: names, and the recipe hash that decides whether an image is rebuilt."""
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,27 @@ def test_a_stale_image_is_rebuilt_after_its_missing_parent(builds):
     assert set(builds[1:]) == {"fleetdeploy/node:bookworm-docker", "fleetdeploy/node:bookworm"}
     assert builds.count("fleetdeploy/debian:bookworm") == 1
     assert client.images.removed == ["sha256:fleetdeploy/node:bookworm-docker"]  # the image it replaced
+
+
+def test_each_release_is_built_in_its_own_chain_at_the_same_time(monkeypatch):
+    both_started = threading.Barrier(2, timeout=5)  # broken (an error) if the chains ran one after the other
+    built = []
+
+    def build(_client, recipe):
+        if recipe.parent is None:
+            both_started.wait()
+        built.append(recipe.tag)
+
+    monkeypatch.setattr(images, "_import_debootstrap", build)
+    monkeypatch.setattr(images, "_build_dockerfile", build)
+    results = images.ensure_images(["bookworm", "trixie"], docker_preinstalled=True, client=_client())
+    for release in ("bookworm", "trixie"):
+        assert built.count(f"fleetdeploy/debian:{release}") == 1
+        assert built.index(f"fleetdeploy/debian:{release}") < built.index(f"fleetdeploy/node:{release}-docker")
+    assert [r.tag for r in results] == [
+        "fleetdeploy/debian:bookworm",
+        "fleetdeploy/node:bookworm-docker",
+        "fleetdeploy/python:3.11-slim",
+        "fleetdeploy/debian:trixie",
+        "fleetdeploy/node:trixie-docker",
+    ]
