@@ -6,19 +6,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FD=.venv/bin/fleetdeploy
 SANDBOX=${SANDBOX:-demo}
+. scripts/phases.sh
 
-./scripts/make-example.sh
-./scripts/build-images.sh
+start_sandbox() {
+  echo "==> starting sandbox '$SANDBOX' (3 nodes)"
+  $FD sandbox down --name "$SANDBOX" >/dev/null 2>&1 || true
+  inventory=$($FD sandbox up --name "$SANDBOX" --nodes 3 --distro bookworm,trixie --docker absent,preinstalled | tail -n 1)
+}
 
-echo "==> starting sandbox '$SANDBOX' (3 nodes)"
-$FD sandbox down --name "$SANDBOX" >/dev/null 2>&1 || true
-inventory=$($FD sandbox up --name "$SANDBOX" --nodes 3 --distro bookworm,trixie --docker absent,preinstalled | tail -n 1)
+deploy() {
+  echo "==> fleetdeploy apply $inventory"
+  (cd examples/mnist && "../../$FD" apply "$inventory")
+}
 
-echo "==> fleetdeploy apply $inventory"
-(cd examples/mnist && "../../$FD" apply "$inventory")
+predict() {
+  echo "==> a prediction from every node (the seed's request: a handwritten '2')"
+  .venv/bin/python scripts/predict_each_node.py "$inventory" examples/mnist/sample_request.json
+}
 
-echo "==> a prediction from every node (the seed's request: a handwritten '2')"
-.venv/bin/python scripts/predict_each_node.py "$inventory" examples/mnist/sample_request.json
+phase set-up ./scripts/bootstrap.sh
+phase example ./scripts/make-example.sh
+phase images ./scripts/build-images.sh
+phase sandbox start_sandbox
+phase deploy deploy
+phase predictions predict
+phase_summary
 
 cat <<MSG
 

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: unit, integration (real server processes on 127.0.0.1, real Docker builds) and
-# end-to-end on the sandbox fleet (node containers, SSH, Ansible). Prepares the example model and the
-# local images first (both skipped when up to date). Extra arguments go to pytest.
+# end-to-end on the sandbox fleet (node containers, SSH, Ansible). Sets up first (bootstrap, the
+# example model, the local images: each skipped when up to date) and times each phase; pytest prints
+# those, its own time, the time per test file and the slowest tests at the end. Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/make-example.sh
-./scripts/build-images.sh
-exec .venv/bin/pytest "$@"
+. scripts/phases.sh
+phase bootstrap ./scripts/bootstrap.sh
+phase example ./scripts/make-example.sh
+phase images ./scripts/build-images.sh
+# Two workers (FLEETDEPLOY_TEST_WORKERS): most of an end-to-end test's time is spent waiting on SSH, apt,
+# pip and the nodes, so a second fleet's tests fit beside it on 2 cores (tests/conftest.py: groups).
+FLEETDEPLOY_SETUP_PHASES=$(phase_list) exec .venv/bin/pytest --durations=25 \
+  -n "${FLEETDEPLOY_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"

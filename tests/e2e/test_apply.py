@@ -15,7 +15,12 @@ import pytest
 
 from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.e2e,
+    pytest.mark.timeout(1500),
+    pytest.mark.xdist_group("fleet-apply"),
+]
 
 # The serving slot's container (docs/rollout.md): fleetdeploy-mnist-blue or -green, named in active.json.
 ACTIVE = "/opt/fleetdeploy/mnist/state/active.json"

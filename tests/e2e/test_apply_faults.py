@@ -11,7 +11,12 @@ import yaml
 
 from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec, seed_client
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1200)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.e2e,
+    pytest.mark.timeout(1200),
+    pytest.mark.xdist_group("fleet-apply"),
+]
 
 
 @pytest.fixture(scope="module")

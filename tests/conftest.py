@@ -1,0 +1,73 @@
+"""How the suite runs on several workers, and where its time goes.
+
+scripts/test.sh runs pytest-xdist with `--dist loadgroup`: a group's tests run on one worker, in file
+order. Tests that share a sandbox fleet (and build on the state the one before left) name their group
+with `pytest.mark.xdist_group("fleet-...")`; every other test is grouped with the rest of its file, so
+module fixtures and file order hold as in a plain run.
+
+Time: the summary is printed at the end of every run so CI logs show it.
+
+scripts/test.sh times its set-up phases (bootstrap, example model, images) and hands them over in
+FLEETDEPLOY_SETUP_PHASES ("name=seconds,..."); this adds pytest's own wall time, the time per test
+file (set-up, call and tear-down of its tests, so a module's shared fleet and cold deploy count
+where they happen) and the total. pytest's --durations (test.sh asks for the slowest 25) names the
+single slowest steps.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import defaultdict
+
+import pytest
+
+_started = time.monotonic()
+_per_file: dict[str, float] = defaultdict(float)
+
+
+def pytest_configure(config):
+    # A runner started in the background by a script (`cmd &`) inherits an ignored SIGINT, and so would
+    # every command the tests start: the Ctrl-C tests (status --watch, logs -f) would wait forever.
+    # Ignored stays ignored across exec, a handler does not: give the tests a terminal's Ctrl-C.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(items):
+    # Runs before xdist's own hook (trylast), which turns the marks into work units.
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def pytest_runtest_logreport(report):
+    _per_file[report.nodeid.split("::", 1)[0]] += report.duration
+
+
+def setup_phases(text: str) -> list[tuple[str, float]]:
+    """Parse "bootstrap=84,images=166" (what scripts/test.sh exports) into (name, seconds) pairs."""
+    phases = []
+    for item in filter(None, text.split(",")):
+        name, _, seconds = item.partition("=")
+        try:
+            phases.append((name, float(seconds)))
+        except ValueError:
+            continue  # a hand-set variable with junk in it must not break the summary
+    return phases
+
+
+def pytest_terminal_summary(terminalreporter):
+    write = terminalreporter.write_line
+    files = sorted(_per_file.items(), key=lambda item: item[1], reverse=True)
+    if len(files) > 1:
+        terminalreporter.section("time per test file (slowest 15)")
+        for path, seconds in files[:15]:
+            write(f"{seconds:8.1f} s  {path}")
+    phases = setup_phases(os.environ.get("FLEETDEPLOY_SETUP_PHASES", ""))
+    pytest_seconds = time.monotonic() - _started
+    terminalreporter.section("suite time")
+    for name, seconds in [*phases, ("pytest", pytest_seconds)]:
+        write(f"{seconds:8.0f} s  {name}")
+    write(f"{sum(s for _, s in phases) + pytest_seconds:8.0f} s  total ({time.strftime('%Y-%m-%d')})")
