@@ -13,4 +13,4 @@ phase images ./scripts/build-images.sh
 # Two workers (FLEETDEPLOY_TEST_WORKERS): most of an end-to-end test's time is spent waiting on SSH, apt,
 # pip and the nodes, so a second fleet's tests fit beside it on 2 cores (tests/conftest.py: groups).
 FLEETDEPLOY_SETUP_PHASES=$(phase_list) exec .venv/bin/pytest --durations=25 \
-  -n "${FLEETDEPLOY_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"
+  -n "${FLEETDEPLOY_TEST_WORKERS:-2}" --no-loadscope-reorder "$@"

@@ -1,9 +1,10 @@
 """How the suite runs on several workers, and where its time goes.
 
-scripts/test.sh runs pytest-xdist with `--dist loadgroup`: a group's tests run on one worker, in file
-order. Tests that share a sandbox fleet (and build on the state the one before left) name their group
-with `pytest.mark.xdist_group("fleet-...")`; every other test is grouped with the rest of its file, so
-module fixtures and file order hold as in a plain run.
+scripts/test.sh runs pytest-xdist on two workers with the scheduler below: each test file is one unit of
+work (module fixtures and file order hold as in a plain run), and files that share a sandbox fleet, each
+building on the state the one before left, are one unit together, run by one worker in file order.
+(xdist's own `--dist loadgroup` marks do nothing under pytest 9.2, which no longer reads the node id
+xdist rewrites.)
 
 Time: the summary is printed at the end of every run so CI logs show it.
 
@@ -21,8 +22,6 @@ import signal
 import time
 from collections import defaultdict
 
-import pytest
-
 _started = time.monotonic()
 _per_file: dict[str, float] = defaultdict(float)
 
@@ -35,11 +34,30 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def pytest_collection_modifyitems(items):
-    # Runs before xdist's own hook (trylast), which turns the marks into work units.
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+# Test files that share a sandbox fleet (the same sandbox_fleet arguments) and build on each other's state.
+SHARED_FLEETS = {
+    "fleet-apply": ("tests/e2e/test_apply.py", "tests/e2e/test_apply_faults.py", "tests/e2e/test_rollout.py"),
+    "fleet-venv": ("tests/e2e/test_runtime_conda.py", "tests/e2e/test_runtime_venv.py"),
+}
+_UNIT_OF_FILE = {path: fleet for fleet, paths in SHARED_FLEETS.items() for path in paths}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its shared fleet, or else its file."""
+    path = nodeid.split("::", 1)[0]
+    return _UNIT_OF_FILE.get(path, path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FleetScheduling(LoadScopeScheduling):
+        """xdist's per-scope scheduling, with work_unit as the scope."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return FleetScheduling(config, log)
 
 
 def pytest_runtest_logreport(report):

@@ -15,12 +15,7 @@ import pytest
 
 from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.e2e,
-    pytest.mark.timeout(1500),
-    pytest.mark.xdist_group("fleet-apply"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 # The serving slot's container (docs/rollout.md): fleetdeploy-mnist-blue or -green, named in active.json.
 ACTIVE = "/opt/fleetdeploy/mnist/state/active.json"

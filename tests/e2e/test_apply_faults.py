@@ -11,12 +11,7 @@ import yaml
 
 from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec, seed_client
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.e2e,
-    pytest.mark.timeout(1200),
-    pytest.mark.xdist_group("fleet-apply"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")

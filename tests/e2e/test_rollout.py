@@ -38,12 +38,7 @@ import pytest
 from fleetdeploy.health.load import LoadReport, LoadRun, VersionWatcher, start_load
 from tests.e2e.deploy_helpers import EXAMPLE, copy_example, fleetdeploy, node_exec, set_rollout
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.e2e,
-    pytest.mark.timeout(3600),
-    pytest.mark.xdist_group("fleet-apply"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(3600)]
 
 RATE = 120  # requests per second over the whole fleet (the issue asks for at least 100)
 MIN_RATE = 100

@@ -18,12 +18,7 @@ import yaml
 from fleetdeploy.spec.node_runtime import DEFAULT_CONDA_INSTALLER
 from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec, seed_client
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.e2e,
-    pytest.mark.timeout(1800),
-    pytest.mark.xdist_group("fleet-venv"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 CHANNEL_PROBE = "https://conda.anaconda.org/conda-forge/noarch/repodata.json"
 

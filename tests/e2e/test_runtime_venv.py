@@ -19,12 +19,7 @@ import yaml
 from fleetdeploy.health.load import start_load
 from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.e2e,
-    pytest.mark.timeout(1800),
-    pytest.mark.xdist_group("fleet-venv"),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 SERVED = "node1,node2"
 UNIT = "fleetdeploy-mnist@{slot}.service"
