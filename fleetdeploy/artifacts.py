@@ -23,13 +23,15 @@ import json
 import os
 import shutil
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleetdeploy.code_selection import shipped_files
 from fleetdeploy.digests import file_sha256, listing_digest
 from fleetdeploy.errors import ConfigError
 
-# Never part of the shipped code: caches and VCS state change without the code changing.
+# Never part of a shipped model folder: caches and VCS state change without the model changing.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
 _SKIPPED_SUFFIXES = (".pyc",)
 
@@ -102,9 +104,9 @@ def stage_artifacts(
 ) -> StagedArtifacts:
     """Lay out models and code under `out_dir` (hardlinks where possible, copies otherwise).
 
-    `entry_script` is relative to `source_dir` (or absolute inside it). Model paths and anything in
-    `exclude` (e.g. the spec file) that lie inside `source_dir` are left out of the code, so that
-    changing them does not change `code_hash`.
+    `entry_script` is relative to `source_dir` (or absolute inside it). The code is what
+    fleetdeploy.code_selection ships from `source_dir`; model paths and anything in `exclude` (e.g. the
+    spec file) that lie inside it are left out, so that changing them does not change `code_hash`.
     """
     source_dir = Path(source_dir).resolve()
     out_dir = Path(out_dir).resolve()
@@ -118,7 +120,9 @@ def stage_artifacts(
         | {Path(p).resolve() for p in exclude if p is not None}
         | {out_dir}
     )
-    code_files = _hash_tree(source_dir, skip)
+    code_files = {
+        path.relative_to(source_dir).as_posix(): file_sha256(path) for path in shipped_files(source_dir, skip)
+    }
     if script not in code_files:
         raise ConfigError(
             f"entry_script: {script} is excluded from the code (it is a model or excluded path)"
@@ -130,6 +134,18 @@ def stage_artifacts(
     staged = StagedArtifacts(out_dir, staged_models, code_dir, script, code_files, code_hash, models_hash)
     _archive_tree(code_dir, code_files, staged.code_archive)
     return staged
+
+
+def stage_spec_artifacts(spec, out_dir: Path, leave_out: Iterable[Path | None] = ()) -> StagedArtifacts:
+    """What a deployment spec ships: its models, and its entry script's source_dir less the spec file
+    and `leave_out` (the inventory the command was given), as fleetdeploy.code_selection decides."""
+    return stage_artifacts(
+        [ModelInput(m.name, m.version, m.path) for m in spec.models],
+        spec.entry_script.source_dir,
+        spec.entry_script.path,
+        out_dir,
+        exclude=(spec.source, *leave_out),
+    )
 
 
 def release_id(image_id: str, staged: StagedArtifacts, settings: dict) -> str:
@@ -183,23 +199,21 @@ def _stage_model(model: ModelInput, models_root: Path) -> StagedModel:
         files = {source.name: file_sha256(source)}
         _place_files(source.parent, version_dir, files)
     else:
-        inner = _hash_tree(source, skip=set())
+        inner = _hash_model_tree(source)
         files = {f"{source.name}/{rel}": sha for rel, sha in inner.items()}
         _place_files(source, version_dir / source.name, inner)
     return StagedModel(model.name, str(model.version), version_dir, files)
 
 
-def _hash_tree(root: Path, skip: set[Path]) -> dict[str, str]:
-    """sha256 of every regular file under root (relative posix path -> hex), minus skipped paths."""
+def _hash_model_tree(root: Path) -> dict[str, str]:
+    """sha256 of every regular file under a model folder (relative posix path -> hex)."""
     files: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIPPED_DIRS and (here / d).resolve() not in skip
-        )
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
         for name in sorted(filenames):
             path = here / name
-            if name.endswith(_SKIPPED_SUFFIXES) or path.resolve() in skip or not path.is_file():
+            if name.endswith(_SKIPPED_SUFFIXES) or not path.is_file():
                 continue
             files[path.relative_to(root).as_posix()] = file_sha256(path)
     return files

@@ -54,7 +54,13 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float,
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
-    plan = workflow.plan(inventory, spec_path, limit=limit, say=lambda line: console.print(f"  {line}"))
+    plan = workflow.plan(
+        inventory,
+        spec_path,
+        limit=limit,
+        say=_say(console),
+        every_file=bool(verbose),
+    )
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )
@@ -101,6 +107,6 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
-    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output)
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output, every_file=True)
     rendered = workflow.render(plan)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")

@@ -97,7 +97,7 @@ def status(inventory, spec_path, service, port, limit, as_json, drift, all_facts
     if drift and target.spec_path is not None:
         from fleetdeploy.ops.desired import desired_from_spec
 
-        desired = desired_from_spec(target.spec_path)
+        desired = desired_from_spec(target.spec_path, Path(inventory))
 
     def once():
         return fleet_status(inventory, target, limit=limit, all_facts=all_facts, drift=drift, desired=desired)

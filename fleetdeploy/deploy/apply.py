@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetdeploy.code_selection import shipment_report
 from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
 from fleetdeploy.deploy.rollout import RolloutReport, run_rollout
@@ -52,9 +53,11 @@ def plan(
     say: Say,
     build_log: Say | None = None,
     run_dir: Path | None = None,
+    every_file: bool = False,
 ) -> Plan:
     """Everything short of touching a node. `run_dir` defaults to a new folder under the data home;
-    `render -o DIR` passes DIR, so the project and the files it ships stay together."""
+    `render -o DIR` passes DIR, so the project and the files it ships stay together. `say` gets what
+    the code ships (every file when `every_file`)."""
     spec = load_spec(spec_path)
     inventory = load_inventory(inventory_path, limit=limit)
     if run_dir is None:
@@ -70,7 +73,12 @@ def plan(
             if build_log:
                 build_log(line)
 
-        prepared = prepare_release(spec, run_dir, say=say, build_log=keep)
+        prepared = prepare_release(
+            spec, run_dir, say=say, build_log=keep, leave_out=(Path(inventory_path),)
+        )
+    staged = prepared.staged
+    for line in shipment_report(spec.entry_script.source_dir, staged.code_files, every_file=every_file):
+        say(line)
     variables = role_variables(spec, prepared)
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
+from fleetdeploy.artifacts import StagedArtifacts, release_id, stage_spec_artifacts
 from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
 from fleetdeploy.image.prune import prune_saved_images
 from fleetdeploy.image.push import push_image
@@ -56,11 +56,17 @@ def container_settings(spec: Spec) -> dict:
 
 
 def prepare_release(
-    spec: Spec, work_dir: Path, *, say: Say = print, build_log: Say | None = None
+    spec: Spec,
+    work_dir: Path,
+    *,
+    say: Say = print,
+    build_log: Say | None = None,
+    leave_out: tuple[Path, ...] = (),
 ) -> PreparedRelease:
-    """`say` gets one line per stage; `build_log` gets Docker's own build output (default: `say`)."""
+    """`say` gets one line per stage; `build_log` gets Docker's own build output (default: `say`);
+    `leave_out` are paths that must not ship with the code (the inventory the command was given)."""
     if spec.runtime != "docker":
-        return prepare_native_release(spec, work_dir, say=say)
+        return prepare_native_release(spec, work_dir, say=say, leave_out=leave_out)
     env = spec.environment
     image = build_scoring_image(
         EnvironmentInput(pip=env.pip, conda=env.conda),
@@ -77,22 +83,18 @@ def prepare_release(
         # Tarballs are hundreds of MB each and only the current one is needed to deploy; keep a few
         # recent ones so switching back and forth between releases does not re-save.
         prune_saved_images(cache_home(), keep=3)
-    staged = stage_artifacts(
-        [ModelInput(m.name, m.version, m.path) for m in spec.models],
-        spec.entry_script.source_dir,
-        spec.entry_script.path,
-        work_dir / "staged",  # not artifacts/: that is ansible-runner's
-        exclude=(spec.source,),
-    )
+    staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
     settings = container_settings(spec)
     return PreparedRelease(release_id(image.image_id, staged, settings), image, archive, staged, settings)
 
 
-def prepare_native_release(spec: Spec, work_dir: Path, *, say: Say = print) -> PreparedRelease:
+def prepare_native_release(
+    spec: Spec, work_dir: Path, *, say: Say = print, leave_out: tuple[Path, ...] = ()
+) -> PreparedRelease:
     """venv / conda runtimes: the environment a node builds replaces the image (fleetdeploy.native)."""
-    from fleetdeploy.native.prepare import native_release_id, prepare_native, stage
+    from fleetdeploy.native.prepare import native_release_id, prepare_native
 
     native = prepare_native(spec, work_dir, say=say)
-    staged = stage(spec, work_dir)
+    staged = stage_spec_artifacts(spec, Path(work_dir) / "staged", leave_out)
     settings = container_settings(spec)
     return PreparedRelease(native_release_id(native, staged, settings), None, None, staged, settings, native)

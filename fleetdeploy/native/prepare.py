@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetdeploy.artifacts import ModelInput, StagedArtifacts, release_id, stage_artifacts
+from fleetdeploy.artifacts import StagedArtifacts, release_id
 from fleetdeploy.digests import file_sha256
 from fleetdeploy.image.server_wheel import build_server_wheel
 from fleetdeploy.native.environment import NativeEnvironment, resolve_native_environment
@@ -93,16 +93,6 @@ def installer_checksum(spec: Spec) -> str | None:
     if conda.installer_sha256 or conda.installer_is_url:
         return conda.installer_sha256
     return file_sha256(Path(conda.installer))
-
-
-def stage(spec: Spec, work_dir: Path) -> StagedArtifacts:
-    return stage_artifacts(
-        [ModelInput(m.name, m.version, m.path) for m in spec.models],
-        spec.entry_script.source_dir,
-        spec.entry_script.path,
-        Path(work_dir) / "staged",
-        exclude=(spec.source,),
-    )
 
 
 def native_release_id(native: NativeRelease, staged: StagedArtifacts, settings: dict) -> str:

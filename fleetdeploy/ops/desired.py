@@ -7,24 +7,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from fleetdeploy.artifacts import ModelInput, stage_artifacts
+from fleetdeploy.artifacts import stage_spec_artifacts
 from fleetdeploy.deploy.prepare import container_settings
 from fleetdeploy.ops.drift import Desired
 from fleetdeploy.spec import load_spec
 
 
-def desired_from_spec(spec_path: Path) -> Desired:
+def desired_from_spec(spec_path: Path, inventory: Path | None = None) -> Desired:
+    """`inventory`: the one the command was given, which `apply` leaves out of the code as well."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory(prefix="fleetdeploy-drift-") as scratch:
         # Hardlinks where possible: staging costs the hashing, not a copy.
-        staged = stage_artifacts(
-            [ModelInput(m.name, m.version, m.path) for m in spec.models],
-            spec.entry_script.source_dir,
-            spec.entry_script.path,
-            Path(scratch),
-            exclude=(spec.source,),
-        )
-        manifest = staged.manifest()
+        manifest = stage_spec_artifacts(spec, Path(scratch), (inventory,)).manifest()
     models = {f"{m['name']}/{m['version']}": m["files"] for m in manifest["models"]}
     # The manifest is JSON on the node: compare like with like (tuples become lists there).
     settings = _as_json_types(container_settings(spec))

@@ -115,14 +115,15 @@ def test_the_wheelhouse_asks_pip_for_wheels_of_the_nodes_python_and_platform(tmp
 
 @pytest.mark.parametrize("runtime", ["venv", "conda"])
 def test_role_variables_map_the_release_onto_the_native_roles(tmp_path, runtime):
+    from fleetdeploy.artifacts import stage_spec_artifacts
     from fleetdeploy.deploy.prepare import PreparedRelease
     from fleetdeploy.deploy.variables import role_variables
-    from fleetdeploy.native.prepare import NativeRelease, native_release_id, stage
+    from fleetdeploy.native.prepare import NativeRelease, native_release_id
 
     spec = spec_with(tmp_path, runtime=runtime, resources={"cpus": 1.5, "memory": "1g"})
     environment = resolve_native_environment(spec, "serverhash")
     native = NativeRelease(environment, tmp_path / "env", "fleetdeploy-0.1.0-py3-none-any.whl", None, None)
-    staged = stage(spec, tmp_path / "run")
+    staged = stage_spec_artifacts(spec, tmp_path / "run" / "staged")
     release = native_release_id(native, staged, {"runtime": runtime})
     variables = role_variables(
         spec, PreparedRelease(release, None, None, staged, {"runtime": runtime}, native)
