@@ -125,7 +125,8 @@ def stage_artifacts(
     }
     if script not in code_files:
         raise ConfigError(
-            f"entry_script: {script} is excluded from the code (it is a model or excluded path)"
+            f"entry_script: {script} is excluded from the code (a model path, the spec or inventory, a built-in "
+            "exclude or a pattern in .amlignore / .fleetdeployignore: docs/spec.md, entry_script)"
         )
     code_hash = listing_digest(code_files)
     code_dir = out_dir / "code" / code_hash

@@ -54,13 +54,7 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float,
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
-    plan = workflow.plan(
-        inventory,
-        spec_path,
-        limit=limit,
-        say=_say(console),
-        every_file=bool(verbose),
-    )
+    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose))
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )

@@ -76,8 +76,7 @@ def plan(
         prepared = prepare_release(
             spec, run_dir, say=say, build_log=keep, leave_out=(Path(inventory_path),)
         )
-    staged = prepared.staged
-    for line in shipment_report(spec.entry_script.source_dir, staged.code_files, every_file=every_file):
+    for line in shipment_report(spec.entry_script.source_dir, prepared.staged.code_files, every_file=every_file):
         say(line)
     variables = role_variables(spec, prepared)
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
