@@ -22,6 +22,8 @@ import signal
 import time
 from collections import defaultdict
 
+import pytest
+
 _started = time.monotonic()
 _per_file: dict[str, float] = defaultdict(float)
 
@@ -48,6 +50,7 @@ def work_unit(nodeid: str) -> str:
     return _UNIT_OF_FILE.get(path, path)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
