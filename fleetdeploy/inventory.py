@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetdeploy.errors import ConfigError
+from fleetdeploy.vault import vault_secrets
 
 SCORING_URL_VAR = "fleetdeploy_scoring_url"
 
@@ -109,6 +110,7 @@ def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = 
 
     _init_plugins()
     loader = DataLoader()
+    vault_secrets(loader)
     with _captured_ansible_warnings() as warnings:
         try:
             manager = InventoryManager(loader=loader, sources=sources)
@@ -123,6 +125,8 @@ def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = 
             message.removeprefix("Unable to parse ").removesuffix(" as an inventory source")
             for message in unparsed
         )
+        if any("vault" in reason.lower() for reason in reasons):
+            raise ConfigError(_vault_problem(sources, ConfigError(_unique(reasons)[0])))
         details = "".join(f"\n  {reason}" for reason in _unique(reasons))
         raise ConfigError(f"{failed}: cannot parse inventory{details}")
 
@@ -142,7 +146,12 @@ def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = 
         selected = manager.get_hosts()
 
     variables = VariableManager(loader=loader, inventory=manager)
-    hosts = tuple(_host(loader, variables, host) for host in selected)
+    try:
+        hosts = tuple(_host(loader, variables, host) for host in selected)
+    except AnsibleError as exc:
+        if not _is_vault_error(exc):
+            raise
+        raise ConfigError(_vault_problem(sources, exc)) from None
     return Inventory(sources=tuple(sources), hosts=hosts, limit=limit or None)
 
 
@@ -185,6 +194,8 @@ def _plain(value: Any) -> Any:
     """Ansible's tagged str/int/dict subclasses -> the builtin types (safe to dump, compare, pickle)."""
     if isinstance(value, bool) or value is None:
         return value
+    if type(value).__name__ == "EncryptedString":  # an inline `!vault` value: decrypted like Ansible does
+        return _decrypted(value)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, int):
@@ -196,6 +207,55 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def _decrypted(value) -> str:
+    from ansible.errors import AnsibleError
+    from ansible.parsing.vault import AnsibleVaultError
+
+    try:
+        return str(value)
+    except (ReferenceError, AnsibleError) as exc:  # ReferenceError: no vault secrets at all
+        raise AnsibleVaultError(f"cannot decrypt an inline !vault value: {exc}") from None
+
+
+def _is_vault_error(exc: BaseException | None) -> bool:
+    from ansible.parsing.vault import AnsibleVaultError
+
+    while exc is not None:
+        if isinstance(exc, AnsibleVaultError) or "vault" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _vault_problem(sources: list[str], exc: BaseException) -> str:
+    """One line naming the vault-encrypted file(s) and what to pass. Ansible's error does not say which
+    file it could not decrypt, so the inventory's own files are searched for vault headers."""
+    from fleetdeploy.vault import HOW_TO_PASS, vault_secrets_given
+
+    vaulted = [str(path) for path in _vaulted_files(sources)] or sources
+    if vault_secrets_given():
+        return f"{', '.join(vaulted)}: the vault password given does not decrypt it ({_first_line(exc)})"
+    return f"{', '.join(vaulted)}: vault-encrypted and no vault password was given; {HOW_TO_PASS}"
+
+
+def _vaulted_files(sources: list[str]) -> list[Path]:
+    found = []
+    for source in map(Path, sources):
+        # A folder source: every file in it; a file: itself and the group_vars/host_vars beside it.
+        folders = [source] if source.is_dir() else [source.parent / "group_vars", source.parent / "host_vars"]
+        candidates = [source] if source.is_file() else []
+        for folder in filter(Path.is_dir, folders):
+            candidates += sorted(path for path in folder.rglob("*") if path.is_file())
+        for path in dict.fromkeys(candidates):
+            try:
+                text = path.read_bytes()[:1_000_000]
+            except OSError:
+                continue
+            if text.startswith(b"$ANSIBLE_VAULT") or b"!vault" in text:
+                found.append(path)
+    return found
 
 
 def _unique(items: list[str]) -> list[str]:

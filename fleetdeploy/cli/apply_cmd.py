@@ -8,7 +8,36 @@ from pathlib import Path
 
 import click
 
-_inventory_arg = click.argument("inventory", type=click.Path(path_type=Path))
+
+def _vault_option(*names, **settings):
+    """An Ansible Vault flag: it adds its identities to the environment the inventory is read in and the
+    Ansible runs start with (fleetdeploy.vault); the command itself never sees the value."""
+
+    def use(_ctx, param, value):
+        if value:
+            from fleetdeploy.errors import ConfigError
+            from fleetdeploy.vault import use_vault
+
+            try:
+                use_vault(**{param.name: value})
+            except ConfigError as exc:
+                raise click.BadParameter(str(exc)) from None
+
+    return click.option(*names, callback=use, expose_value=False, **settings)
+
+
+def _inventory_arg(command):
+    """The INVENTORY argument, and the vault flags every command that reads an inventory takes."""
+    for option in (
+        _vault_option(
+            "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
+        ),
+        _vault_option("--vault-id", "vault_ids", multiple=True, help="Vault identity, [LABEL@]FILE (repeatable)."),
+        _vault_option("--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
+    ):
+        command = option(command)
+    return click.argument("inventory", type=click.Path(path_type=Path))(command)
+
 _spec_opt = click.option(
     "-f",
     "--file",
