@@ -219,8 +219,12 @@ def with_probes(result: RunResult, plan_: Plan) -> RunResult:
 
 def new_run_dir(service: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = data_home() / "runs" / service / stamp
+    runs = data_home() / "runs"
+    path = runs / service / stamp
     path.mkdir(parents=True)
+    # A run folder holds the inventory copy and Ansible's output: the user's only, from `runs/` down.
+    for folder in (runs, runs / service, path):
+        folder.chmod(0o700)
     return path
 
 

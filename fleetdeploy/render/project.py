@@ -79,16 +79,20 @@ def _copy_sources(sources, project_dir: Path) -> None:
 
 
 def _copy_inventory(inventory_path: Path, inventory_dir: Path) -> None:
-    """A copy, not a link: the run keeps the inventory it ran with, even if the user edits theirs."""
+    """A copy, not a link: the run keeps the inventory it ran with, even if the user edits theirs. The
+    copy is the user's only (folders 0700, files 0600): inventories hold passwords, vaulted or not."""
     if inventory_path.is_dir():
         shutil.copytree(inventory_path, inventory_dir, ignore=_IGNORE)
-        return
-    inventory_dir.mkdir(parents=True)
-    shutil.copy2(inventory_path, inventory_dir / inventory_path.name)
-    # Ansible reads group_vars/ and host_vars/ beside an inventory file; they must travel with it.
-    for sibling in ("group_vars", "host_vars"):
-        if (inventory_path.parent / sibling).is_dir():
-            shutil.copytree(inventory_path.parent / sibling, inventory_dir / sibling, ignore=_IGNORE)
+    else:
+        inventory_dir.mkdir(parents=True)
+        shutil.copy2(inventory_path, inventory_dir / inventory_path.name)
+        # Ansible reads group_vars/ and host_vars/ beside an inventory file; they must travel with it.
+        for sibling in ("group_vars", "host_vars"):
+            if (inventory_path.parent / sibling).is_dir():
+                shutil.copytree(inventory_path.parent / sibling, inventory_dir / sibling, ignore=_IGNORE)
+    for path in [inventory_dir, *inventory_dir.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _templates() -> jinja2.Environment:

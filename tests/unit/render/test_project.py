@@ -73,6 +73,14 @@ def test_inventory_file_brings_its_group_and_host_vars(tmp_path, inventory):
     rendered = render_project(tmp_path / "run", inventory_path=inventory, variables={})
     assert (rendered.inventory_dir / "group_vars" / "fleet.yml").read_text() == "fleet_service_port: 7000\n"
     assert (rendered.inventory_dir / "host_vars" / "node1.yml").is_file()
+    modes = {
+        path.relative_to(rendered.inventory_dir).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in [rendered.inventory_dir, *rendered.inventory_dir.rglob("*")]
+    }
+    assert modes == {  # the user's only: inventories hold passwords
+        ".": 0o700, "inventory.yml": 0o600, "group_vars": 0o700, "group_vars/fleet.yml": 0o600,
+        "host_vars": 0o700, "host_vars/node1.yml": 0o600,
+    }  # fmt: skip
 
 
 def test_inventory_folder_is_copied_whole(tmp_path, inventory):
