@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 phase bootstrap ./scripts/bootstrap.sh
 phase example ./scripts/make-example.sh
 phase images ./scripts/build-images.sh
-# Two workers (FLEETDEPLOY_TEST_WORKERS): most of an end-to-end test's time is spent waiting on SSH, apt,
-# pip and the nodes, so a second fleet's tests fit beside it on 2 cores (tests/conftest.py: groups).
+# Two workers (FLEETDEPLOY_TEST_WORKERS; 0 runs in one process): a lone worker leaves the 2 cores idle while
+# it waits on SSH, apt, pip and the nodes (pytest 2,544 s with one, 1,625 s with two: README). Which tests
+# must share a worker: tests/conftest.py.
 FLEETDEPLOY_SETUP_PHASES=$(phase_list) exec .venv/bin/pytest --durations=25 \
   -n "${FLEETDEPLOY_TEST_WORKERS:-2}" --no-loadscope-reorder "$@"
