@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status bench-first-run clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -28,6 +28,9 @@ bench-rollout: bootstrap
 
 bench-status: bootstrap
 	$(PY) bench/status/run.py
+
+bench-first-run: bootstrap
+	$(PY) bench/first-run/run.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
