@@ -12,15 +12,13 @@ lives in a 0600 file in a private folder for the life of the process, never in a
 
 from __future__ import annotations
 
-import atexit
 import getpass
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from fleetdeploy.errors import ConfigError
+from fleetdeploy.private_files import private_file
 
 IDENTITY_LIST = "ANSIBLE_VAULT_IDENTITY_LIST"
 PASSWORD_FILE = "ANSIBLE_VAULT_PASSWORD_FILE"
@@ -101,9 +99,4 @@ def _set_context(secrets: list) -> None:
 
 
 def _asked_password_file(password: str) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="fleetdeploy-vault-"))  # 0700, this user's only
-    atexit.register(shutil.rmtree, folder, True)
-    path = folder / "password"
-    path.touch(mode=0o600)
-    path.write_text(password + "\n")
-    return str(path)
+    return str(private_file("vault-password", password + "\n"))

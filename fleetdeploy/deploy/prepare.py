@@ -17,6 +17,7 @@ from fleetdeploy.image.prune import prune_saved_images
 from fleetdeploy.image.push import push_image
 from fleetdeploy.paths import cache_home
 from fleetdeploy.render.gpus import gpu_device_requests
+from fleetdeploy.secret_values import secret_values, secrets_identity, write_secrets_file
 from fleetdeploy.spec.model import Spec
 
 if TYPE_CHECKING:
@@ -33,10 +34,12 @@ class PreparedRelease:
     staged: StagedArtifacts
     settings: dict  # the container settings that are part of the release identity
     native: NativeRelease | None = None  # venv / conda runtimes: the environment instead of an image
+    secrets_file: Path | None = None  # the entry script's secrets (fleetdeploy/secret_values.py); None: none
 
 
-def container_settings(spec: Spec) -> dict:
-    """Settings whose change means a new container (and so a new release)."""
+def container_settings(spec: Spec, secrets: dict | None = None) -> dict:
+    """Settings whose change means a new container (and so a new release). `secrets`: what
+    secrets_identity() records of the secrets' values (names and a keyed digest, never a value)."""
     return {
         "port": spec.port,
         "slot_ports": spec.rollout.slot_ports_for(spec.port),
@@ -52,6 +55,9 @@ def container_settings(spec: Spec) -> dict:
         "model_dir": spec.model_dir_relative(),
         # venv / conda: how the systemd slot runs (drift compares these with the spec too).
         **({"runtime": spec.runtime, "user": spec.node_runtime.user} if spec.runtime != "docker" else {}),
+        # Only when given, so releases without them keep the ids they always had.
+        **({"env": dict(spec.env)} if spec.env else {}),
+        **({"secrets": secrets} if secrets else {}),
     }
 
 
@@ -84,8 +90,12 @@ def prepare_release(
         # recent ones so switching back and forth between releases does not re-save.
         prune_saved_images(cache_home(), keep=3)
     staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
-    settings = container_settings(spec)
-    return PreparedRelease(release_id(image.image_id, staged, settings), image, archive, staged, settings)
+    values = secret_values(spec)
+    settings = container_settings(spec, secrets_identity(values))
+    return PreparedRelease(
+        release_id(image.image_id, staged, settings), image, archive, staged, settings,
+        secrets_file=write_secrets_file(values),
+    )
 
 
 def prepare_native_release(
@@ -96,5 +106,9 @@ def prepare_native_release(
 
     native = prepare_native(spec, work_dir, say=say)
     staged = stage_spec_artifacts(spec, Path(work_dir) / "staged", leave_out)
-    settings = container_settings(spec)
-    return PreparedRelease(native_release_id(native, staged, settings), None, None, staged, settings, native)
+    values = secret_values(spec)
+    settings = container_settings(spec, secrets_identity(values))
+    return PreparedRelease(
+        native_release_id(native, staged, settings), None, None, staged, settings, native,
+        secrets_file=write_secrets_file(values, systemd=True),
+    )

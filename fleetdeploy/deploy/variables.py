@@ -43,6 +43,8 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleet_artifacts_models": _shipped_models(prepared),
         "fleet_artifacts_code_hash": staged.code_hash,
         "fleet_artifacts_code_archive": str(staged.code_archive),
+        # The secrets' file on the controller: copied, never read into a variable (no value in any output).
+        "fleet_artifacts_secrets_src": str(prepared.secrets_file or ""),
         "fleet_artifacts_release_manifest": {
             "release": prepared.release,
             "service": spec.service,
@@ -119,4 +121,6 @@ def _service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_log_level": spec.server.log_level,
         "fleet_service_sample_request": spec.health.sample_request_body() or "",
         "fleet_service_ready_timeout": int(spec.health.ready_timeout),
+        "fleet_service_env": dict(spec.env),
+        "fleet_service_secrets": prepared.secrets_file is not None,
     }

@@ -20,6 +20,8 @@ def native_role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         **release_variables(
             spec, prepared, service_vars=unit_vars, manifest={"env_hash": prepared.native.env_hash}
         ),
+        # The service user's group may enter the service's folder, where its environment is.
+        "fleet_artifacts_group": spec.node_runtime.user,
         **environment_variables(spec, prepared),
         **unit_vars,
         **verify_variables(spec),
@@ -81,6 +83,8 @@ def unit_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_unit_log_level": spec.server.log_level,
         "fleet_unit_sample_request": spec.health.sample_request_body() or "",
         "fleet_unit_ready_timeout": int(spec.health.ready_timeout),
+        "fleet_unit_env": dict(spec.env),
+        "fleet_unit_secrets": prepared.secrets_file is not None,
     }
 
 

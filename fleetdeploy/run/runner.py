@@ -10,6 +10,7 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from fleetdeploy.errors import ConfigError, EnvironmentProblem
@@ -17,6 +18,24 @@ from fleetdeploy.run.events import RunEvent, RunFinished, translate
 from fleetdeploy.run.results import ResultCollector, RunResult
 
 EventCallback = Callable[[RunEvent], None]
+
+# Variables of this process's environment the Ansible runs must not inherit: ansible-runner writes the
+# whole environment of a run into artifacts/<ident>/command, and a run folder is kept.
+_withheld: set[str] = set()
+
+
+def withhold_from_runs(name: str) -> None:
+    """Keep environment variable `name` out of every later run (an entry script's secret was read from it)."""
+    _withheld.add(name)
+
+
+@contextmanager
+def _environment_without(names: set[str]):
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def run_playbook(
@@ -48,19 +67,21 @@ def run_playbook(
             notify(event)
         return True  # keep every event in the artifacts too
 
-    runner = ansible_runner.run(
-        private_data_dir=str(private_data_dir),
-        playbook=playbook,
-        limit=limit,
-        verbosity=verbosity or None,
-        extravars=extravars,
-        ident=ident,
-        envvars={"PATH": _path_with_ansible()},
-        suppress_env_files=True,  # the run folder's env/ belongs to render; never rewrite it
-        event_handler=handle,
-        cancel_callback=cancel.is_set if cancel is not None else None,
-        quiet=True,
-    )
+    with _environment_without(_withheld):
+        runner = ansible_runner.run(
+            private_data_dir=str(private_data_dir),
+            playbook=playbook,
+            limit=limit,
+            verbosity=verbosity or None,
+            extravars=extravars,
+            ident=ident,
+            # No colour codes: the raw output is kept as a file (and shown by apply -v).
+            envvars={"PATH": _path_with_ansible(), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+            suppress_env_files=True,  # the run folder's env/ belongs to render; never rewrite it
+            event_handler=handle,
+            cancel_callback=cancel.is_set if cancel is not None else None,
+            quiet=True,
+        )
     artifact_dir = Path(runner.config.artifact_dir)
     stdout = artifact_dir / "stdout"
     notify(RunFinished(runner.status, runner.rc))

@@ -10,6 +10,7 @@ from fleetdeploy.errors import EnvironmentProblem
 from fleetdeploy.serve.entry_script import load_entry_script
 from fleetdeploy.serve.errors import InitFailed
 from fleetdeploy.serve.logs import LOG, setup_logging
+from fleetdeploy.serve.secrets_file import load_secrets
 from fleetdeploy.serve.settings import Settings
 
 
@@ -17,6 +18,9 @@ def serve(settings: Settings) -> int:
     """Blocks until the server stops; returns the process exit code (0 after a clean drain)."""
     setup_logging(settings.log_level)
     _export_azure_environment(settings)
+    secret_names = load_secrets()
+    if secret_names:
+        LOG.info(f"secrets for the entry script: {', '.join(secret_names)}")
     metrics_dir = None
     if settings.workers > 1:
         # Must be set before prometheus_client is first imported (it picks its value store then).

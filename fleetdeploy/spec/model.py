@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from fleetdeploy.spec.fields import problem, problems
 from fleetdeploy.spec.node_runtime import NodeRuntime, check_runtime, environment_issues
+from fleetdeploy.spec.secrets import SecretRef, check_names, plain_value
 from fleetdeploy.spec.sections import (
     EntryScript,
     Environment,
@@ -39,6 +40,8 @@ class Spec(Section):
     rollout: Rollout = Rollout()
     registry: str | None = None
     node_runtime: NodeRuntime = NodeRuntime()  # venv and conda runtimes only (docs/runtimes.md)
+    env: dict[str, str] = Field(default_factory=dict)  # plain settings for the entry script
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)  # credentials, never in plain text here
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -97,6 +100,41 @@ class Spec(Section):
         found = environment_issues(self.runtime, self.environment.conda_content, conda.name if conda else "")
         if found:
             raise problems(found)
+        return self
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        found = check_names(value, "env")
+        values = {name: plain_value(item) for name, item in value.items()}
+        found += [
+            ((name,), f"must be a string, number or true/false, got {type(value[name]).__name__}",
+             "an environment variable holds text; secrets go in `secrets`")
+            for name, text in values.items() if text is None
+        ]
+        if found:
+            raise problems(found)
+        return values
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_names(cls, value: object) -> object:
+        found = check_names(value, "secrets") if isinstance(value, dict) else []
+        if found:
+            raise problems(found)
+        return value
+
+    @model_validator(mode="after")
+    def _env_and_secrets_apart(self) -> Spec:
+        both = sorted(set(self.env) & set(self.secrets))
+        if both:
+            raise problem(
+                f"{', '.join(both)} given in both `env` and `secrets`",
+                "keep each variable in one of them: credentials in `secrets`",
+                at=("secrets", both[0]),
+            )
         return self
 
     @field_validator("registry", mode="before")

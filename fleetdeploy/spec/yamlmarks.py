@@ -38,9 +38,22 @@ class YamlSyntaxError(ValueError):
         self.column = column
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, plus Ansible's `!vault` tag (a secret's ciphertext, kept as written)."""
+
+
+def _vault(loader: yaml.SafeLoader, node: yaml.Node):
+    from fleetdeploy.spec.secrets import VaultText
+
+    return VaultText(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("!vault", _vault)
+
+
 def load_marked(text: str) -> MarkedDocument:
     """Parse one YAML document with the safe loader and record its line numbers."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -3,11 +3,13 @@ inside nodes, and the seed's client against one node."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -96,3 +98,31 @@ def seed_client(project: Path, node) -> str:
         )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+SECRET_PROBE = json.dumps({"data": "which secret?"}).encode()
+# Appended to the example's score.py: the sample request still gets [2] (the load checks it), the probe
+# gets a digest of the secret it sees (never the value itself) and the plain `env` value.
+SECRET_SCRIPT = """
+
+_example_run = run
+
+
+def run(raw_data):
+    import hashlib, json, os
+    if json.loads(raw_data).get("data") == "which secret?":
+        seen = os.environ.get("FD_CANARY", "")
+        return {"sha256": hashlib.sha256(seen.encode()).hexdigest(), "plain": os.environ.get("FD_PLAIN")}
+    return _example_run(raw_data)
+"""
+
+
+def secret_seen(node) -> dict:
+    request = urllib.request.Request(f"{node.scoring_url}/score", data=SECRET_PROBE, method="POST")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

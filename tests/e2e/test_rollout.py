@@ -15,6 +15,10 @@ already hold the scoring image): each starts from the state the one before left.
                        still updated, node2 keeps serving v1 (0 failed); a later apply converges it
     killed controller  SIGKILL of the apply's whole process group after the canary switched: every node
                        serves a complete release, 0 failed; the next apply converges
+    secrets            a canary secret (and a plain `env` value) reaches score.py; rotating it rolls out
+                       with 0 failed requests, a rollback brings the old value back with its release;
+                       the value is nowhere else: run folders, -vvv output, the nodes' files, journal
+                       and `docker inspect`, status, history, /version
     naive deploy       rollout.strategy: recreate (stop, then start) must show failed requests: the
                        harness can see them
 """
@@ -28,15 +32,26 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fleetdeploy.health.load import LoadReport, LoadRun, VersionWatcher, start_load
-from tests.e2e.deploy_helpers import EXAMPLE, copy_example, fleetdeploy, node_exec, set_rollout
+from tests.e2e.deploy_helpers import (
+    EXAMPLE,
+    SECRET_SCRIPT,
+    copy_example,
+    fleetdeploy,
+    node_exec,
+    secret_seen,
+    set_rollout,
+    sha256,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -369,6 +384,82 @@ def test_a_killed_controller_leaves_every_node_serving_and_the_next_apply_conver
         assert result.returncode == 0, output(result)
     assert_nothing_failed(loaded, "the apply after a killed one")
     assert serving(fleet) == {node.host: releases["v1"] for node in fleet.nodes}
+
+
+def places_holding(docker_engine, fleet, values: list[str]) -> list[str]:
+    """Where on the nodes any of `values` is written, but for the releases' secrets files."""
+    pattern = "\\|".join(values)
+    found = []
+    for node in fleet.nodes:
+        listing = node_exec(
+            docker_engine, node,
+            f"grep -rlI --exclude-dir=secrets '{pattern}' /opt/fleetdeploy /etc/fleetdeploy /var/log /etc/systemd; "
+            f"journalctl --no-pager -o cat | grep -c '{pattern}'; "
+            f"docker inspect $(docker ps -aq) | grep -c '{pattern}'; true",
+        )
+        lines = listing.splitlines()
+        files, journal, inspect = lines[:-2], lines[-2], lines[-1]
+        found += [f"{node.host}:{path}" for path in files]
+        found += [f"{node.host}: journal ({journal} lines)"] if journal != "0" else []
+        found += [f"{node.host}: docker inspect ({inspect} lines)"] if inspect != "0" else []
+    return found
+
+
+def test_secrets_reach_score_py_rotate_with_no_failed_request_and_leak_nowhere(
+    fleet, versions, releases, docker_engine, sandbox_home, tmp_path, monkeypatch
+):
+    project = copy_example(tmp_path / "secret", **FAST)
+    (project / "score.py").write_text((project / "score.py").read_text() + SECRET_SCRIPT)
+    spec = yaml.safe_load((project / "fleetdeploy.yml").read_text())
+    spec["env"] = {"FD_PLAIN": "plain-setting"}
+    spec["secrets"] = {"FD_CANARY": {"env": "FD_TEST_CANARY"}}
+    (project / "fleetdeploy.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    first, second = f"canary-{uuid.uuid4().hex}", f"canary-{uuid.uuid4().hex}"
+
+    with under_load(fleet, max_seconds=1200) as loaded:
+        monkeypatch.setenv("FD_TEST_CANARY", first)
+        result = apply(fleet, project)
+        assert result.returncode == 0, output(result)
+        with_first = serving(fleet)
+        assert {secret_seen(node)["sha256"] for node in fleet.nodes} == {sha256(first)}
+        assert {secret_seen(node)["plain"] for node in fleet.nodes} == {"plain-setting"}
+
+        monkeypatch.setenv("FD_TEST_CANARY", second)  # the rotation: same code, a new value
+        rotated = apply(fleet, project, "-vvv")
+        assert rotated.returncode == 0, output(rotated)
+        with_second = serving(fleet)
+        assert {secret_seen(node)["sha256"] for node in fleet.nodes} == {sha256(second)}
+
+        back = fleetdeploy("rollback", fleet.inventory, "-f", project / "fleetdeploy.yml")
+        assert back.returncode == 0, output(back)
+        assert {secret_seen(node)["sha256"] for node in fleet.nodes} == {sha256(first)}
+    assert_nothing_failed(loaded, "secrets rotated and rolled back")
+    assert len(set(with_first.values())) == 1 and len(set(with_second.values())) == 1
+    assert set(with_first.values()) != set(with_second.values()), "a new secret value must be a new release"
+    assert serving(fleet) == with_first
+
+    values = [first, second]
+    for out in (result, rotated, back):
+        assert not any(value in out.stdout + out.stderr for value in values), "a secret in the CLI's output"
+    for path in sandbox_home.rglob("*"):
+        if path.is_file():
+            assert not any(value.encode() in path.read_bytes() for value in values), f"a secret in {path}"
+    assert places_holding(docker_engine, fleet, values) == []
+    for command in ("status", "history"):
+        done = fleetdeploy(command, fleet.inventory, "-f", project / "fleetdeploy.yml", "--json")
+        assert done.returncode == 0, output(done)
+        assert not any(value in done.stdout for value in values), f"a secret in `{command} --json`"
+    for node in fleet.nodes:
+        assert not any(value in json.dumps(version(node)) for value in values)
+        release = version(node)["release"]
+        modes = node_exec(
+            docker_engine, node,
+            "stat -c '%a %U %G' /opt/fleetdeploy/mnist; stat -c '%a %U' /opt/fleetdeploy/mnist/secrets; "
+            f"stat -c '%a %U %g' /opt/fleetdeploy/mnist/secrets/{release}.json",
+        )
+        # Models, code and secrets are closed to other users of the node.
+        assert modes.splitlines() == ["750 root root", "700 root", "640 root 10001"], f"{node.host}: {modes}"
+    releases["secrets"] = with_first["node1"]
 
 
 def test_a_naive_stop_then_start_deploy_shows_failed_requests(fleet, versions, releases):

@@ -12,12 +12,23 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+import uuid
 
 import pytest
 import yaml
 
 from fleetdeploy.health.load import start_load
-from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
+from tests.e2e.deploy_helpers import (
+    SECRET_SCRIPT,
+    changed_tasks,
+    copy_example,
+    fleetdeploy,
+    node_exec,
+    run_dir,
+    secret_seen,
+    seed_client,
+    sha256,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -119,12 +130,25 @@ def test_status_drift_and_logs_read_the_systemd_slot(fleet, project):
 
 
 def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_back(
-    fleet, project, docker_engine
+    fleet, project, docker_engine, monkeypatch, request
 ):
+    """The update also brings a plain `env` value and a secret (with the characters an env file could
+    mangle): systemd reads it from the release's root-only file into score.py's environment, and it is
+    in no unit file, log or journal."""
     nodes = served(fleet)
     before = {node.host: active(docker_engine, node) for node in nodes}
     script = project / "score.py"
-    script.write_text(script.read_text() + "\n# a new release of the code, same model and environment\n")
+    script.write_text(script.read_text() + SECRET_SCRIPT)  # a new release of the code, same environment
+    spec_path = project / "fleetdeploy.yml"
+    plain_spec = spec_path.read_text()
+    spec = yaml.safe_load(plain_spec)
+    spec["env"] = {"FD_PLAIN": "plain-setting"}
+    spec["secrets"] = {"FD_CANARY": {"env": "FD_TEST_CANARY"}}
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    request.addfinalizer(lambda: spec_path.write_text(plain_spec))  # later applies know no FD_TEST_CANARY
+    token = f"canary-{uuid.uuid4().hex}"
+    canary = f'{token} "quoted" $HOME `tick` back\\slash\nsecond line'
+    monkeypatch.setenv("FD_TEST_CANARY", canary)
     body = (project / "sample_request.json").read_bytes()
     load = start_load(
         {node.host: node.scoring_url for node in nodes},
@@ -154,6 +178,17 @@ def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_ba
         assert not any("virtual environment" in task for task in changed[node.host]), changed[node.host]
         old_unit = before[node.host]["instance"]
         assert node_exec(docker_engine, node, f"systemctl is-active {old_unit} || true") == "inactive"
+        assert secret_seen(node) == {"sha256": sha256(canary), "plain": "plain-setting"}, node.host
+        release = after["release"]
+        found = node_exec(
+            docker_engine, node,
+            "stat -c '%a %U %G' /opt/fleetdeploy/mnist; "
+            f"stat -c '%a %U' /opt/fleetdeploy/mnist/secrets/{release}.json; "
+            f"grep -rlI --exclude-dir=secrets {token} /etc/systemd /etc/fleetdeploy /opt/fleetdeploy /var/log; "
+            f"journalctl --no-pager -o cat | grep -c {token}; true",
+        )
+        # The service's folder is closed to all but its own user's group (its environment is there).
+        assert found.splitlines() == ["750 root fleetdeploy", "600 root", "0"], f"{node.host}: {found}"
 
     back = fleetdeploy("rollback", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", SERVED)
     assert back.returncode == 0, output(back)

@@ -116,6 +116,7 @@ def test_failed_unreachable_and_ok_hosts_are_reported(run_dir):
     raw = result.stdout_path.read_text()
     assert result.stdout_path.is_relative_to(run_dir / "artifacts")
     assert "disk full" in raw and "PLAY RECAP" in raw
+    assert "\x1b[" not in raw, "terminal colour codes in a kept file"
 
 
 def test_limit_runs_only_the_named_host(run_dir):
@@ -144,3 +145,22 @@ def test_missing_playbook_is_a_config_error(run_dir):
         run_playbook(run_dir, "nope.yml")
     with pytest.raises(ConfigError, match="does not exist"):
         run_playbook(run_dir / "missing", "site.yml")
+
+
+def test_a_withheld_variable_is_not_in_the_run_nor_in_its_recorded_command(run_dir, monkeypatch):
+    from fleetdeploy.run.runner import _withheld, withhold_from_runs
+
+    monkeypatch.setenv("FD_WITHHELD_SECRET", "hunter2-canary")
+    monkeypatch.setattr("fleetdeploy.run.runner._withheld", set(_withheld))
+    withhold_from_runs("FD_WITHHELD_SECRET")
+    (run_dir / "project" / "env.yml").write_text(yaml.safe_dump([{
+        "hosts": "good", "gather_facts": False,
+        "tasks": [{"name": "Not inherited", "ansible.builtin.shell": 'test -z "${FD_WITHHELD_SECRET:-}"'}],
+    }]))
+    result = run_playbook(run_dir, "env.yml", limit="good")
+    assert result.succeeded, result.stdout_path.read_text()
+    recorded = (result.artifact_dir / "command").read_text()
+    assert "hunter2-canary" not in recorded and "FD_WITHHELD_SECRET" not in recorded
+    import os
+
+    assert os.environ["FD_WITHHELD_SECRET"] == "hunter2-canary"  # given back after the run

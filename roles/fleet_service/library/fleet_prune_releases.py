@@ -37,6 +37,13 @@ def plan(manifests, keep, protect):
     return kept, [rid for rid in newest_first if rid not in kept]
 
 
+def stale_release_files(folder, kept):
+    """The `<release>.<suffix>` files of `folder` whose release is not kept."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name for name in os.listdir(folder) if os.path.splitext(name)[0] not in kept)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -66,10 +73,13 @@ def main():
         for version in sorted(os.listdir(os.path.join(models_root, name))):
             if (name, version) not in used_models:
                 stale_models.append(f"{name}/{version}")
+    # A release's secrets go with it (kept: a rollback to it starts it with them again).
+    secrets_dir = os.path.join(root, "secrets")
+    stale_secrets = stale_release_files(secrets_dir, kept)
     stale_images = sorted(
         {manifests[rid]["data"].get("image") for rid in removed} - used_images - {None}
     )
-    changed = bool(removed or stale_code or stale_models)
+    changed = bool(removed or stale_code or stale_models or stale_secrets)
     if changed and not module.check_mode:
         for rid in removed:
             os.remove(manifests[rid]["path"])
@@ -77,9 +87,11 @@ def main():
             shutil.rmtree(os.path.join(root, "code", name), ignore_errors=True)
         for item in stale_models:
             shutil.rmtree(os.path.join(models_root, item), ignore_errors=True)
+        for name in stale_secrets:
+            os.remove(os.path.join(secrets_dir, name))
     module.exit_json(
         changed=changed, kept=kept, removed=removed, removed_code=stale_code,
-        removed_models=stale_models, stale_images=stale_images,
+        removed_models=stale_models, removed_secrets=stale_secrets, stale_images=stale_images,
     )
 
 

@@ -3,6 +3,8 @@ nothing is passed that no role declares, and values have the types the roles dec
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -50,7 +52,7 @@ def variables(tmp_path):
     return variables_for(tmp_path)
 
 
-def variables_for(tmp_path, edit=lambda text: text):
+def _example_spec(tmp_path, edit=lambda text: text) -> Path:
     model = tmp_path / "model.pkl"
     model.write_bytes(b"weights")
     spec_text = (EXAMPLE / "fleetdeploy.yml").read_text().replace("model/sklearn_mnist_model.pkl", str(model))
@@ -58,7 +60,16 @@ def variables_for(tmp_path, edit=lambda text: text):
     spec_file.write_text(edit(spec_text))
     for name in ("score.py", "requirements.txt", "sample_request.json"):
         (tmp_path / name).write_bytes((EXAMPLE / name).read_bytes())
-    spec = load_spec(spec_file)
+    return spec_file
+
+
+def variables_for(tmp_path, edit=lambda text: text):
+    spec = load_spec(_example_spec(tmp_path, edit))
+    return role_variables(spec, _prepared_of(tmp_path, spec))
+
+
+def _prepared_of(tmp_path, spec) -> PreparedRelease:
+    spec_file = spec.source
     staged = stage_artifacts(
         [ModelInput(m.name, m.version, m.path) for m in spec.models],
         spec.entry_script.source_dir,
@@ -77,8 +88,7 @@ def variables_for(tmp_path, edit=lambda text: text):
         True,
     )
     archive = SavedImage(tmp_path / "image.tar", 10, image.image_id, reused=False)
-    prepared = PreparedRelease("0123456789ab", image, archive, staged, container_settings(spec))
-    return role_variables(spec, prepared)
+    return PreparedRelease("0123456789ab", image, archive, staged, container_settings(spec))
 
 
 def test_every_required_role_option_is_given(variables):
@@ -122,3 +132,32 @@ def test_gpu_requests_reach_the_container_in_docker_container_option_keys(tmp_pa
     assert gpu["fleet_service_device_requests"] == [
         {"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}
     ]
+
+
+def test_env_reaches_the_container_and_secrets_only_as_a_file_path(tmp_path):
+    secret = tmp_path / "secrets.json"
+    secret.write_text('{"DB": "hunter2"}')
+    variables = variables_for(tmp_path, lambda text: text + "env: {FEATURES_URL: https://f.example}\n")
+    assert variables["fleet_service_env"] == {"FEATURES_URL": "https://f.example"}
+    assert (variables["fleet_service_secrets"], variables["fleet_artifacts_secrets_src"]) == (False, "")
+
+    spec = load_spec(tmp_path / "fleetdeploy.yml")
+    prepared = _prepared_of(tmp_path, spec)
+    with_secrets = role_variables(spec, replace(prepared, secrets_file=secret))
+    assert with_secrets["fleet_artifacts_secrets_src"] == str(secret)
+    assert with_secrets["fleet_service_secrets"] is True
+    assert with_secrets["fleet_artifacts_release_manifest"]["service_vars"]["fleet_service_secrets"] is True
+    assert "hunter2" not in json.dumps(with_secrets, default=str)
+
+
+def test_secrets_change_the_release_identity_through_their_keyed_digest(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETDEPLOY_HOME", str(tmp_path / "home"))
+    spec = load_spec(_example_spec(tmp_path))
+    from fleetdeploy.secret_values import secrets_identity
+
+    plain = container_settings(spec)
+    first = container_settings(spec, secrets_identity({"DB": "hunter2"}))
+    second = container_settings(spec, secrets_identity({"DB": "hunter3"}))
+    assert "secrets" not in plain and "env" not in plain  # releases without them keep their ids
+    assert first["secrets"]["names"] == ["DB"] and first != second
+    assert "hunter2" not in json.dumps(first)

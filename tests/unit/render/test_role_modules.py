@@ -46,6 +46,14 @@ def test_prune_keeps_the_protected_and_the_newest(tmp_path):
     assert kept == ["serving", "new"] and removed == ["mid", "old"]
 
 
+def test_prune_takes_the_secrets_of_removed_releases_only(tmp_path):
+    prune = _module("fleet_service", "fleet_prune_releases")
+    for name in ("serving.json", "new.env", "old.json", "older.env"):
+        (tmp_path / name).write_text("{}")
+    assert prune.stale_release_files(str(tmp_path), ["serving", "new"]) == ["old.json", "older.env"]
+    assert prune.stale_release_files(str(tmp_path / "none"), ["serving"]) == []
+
+
 def test_lock_is_taken_once_and_only_given_back_by_its_holder(tmp_path):
     lock = _module("fleet_lock", "fleet_lock")
     path = str(tmp_path / "state" / "lock")
