@@ -26,9 +26,28 @@ def _vault_option(*names, **settings):
     return click.option(*names, callback=use, expose_value=False, **settings)
 
 
+def _become_option(*names, **settings):
+    """A become password flag: ANSIBLE_BECOME_PASSWORD_FILE for the Ansible runs and `logs`
+    (fleetdeploy.become)."""
+
+    def use(_ctx, param, value):
+        if value:
+            from fleetdeploy.become import use_become_password
+            from fleetdeploy.errors import ConfigError
+
+            try:
+                use_become_password(**{param.name: value})
+            except ConfigError as exc:
+                raise click.BadParameter(str(exc)) from None
+
+    return click.option(*names, callback=use, expose_value=False, **settings)
+
+
 def _inventory_arg(command):
-    """The INVENTORY argument, and the vault flags every command that reads an inventory takes."""
+    """The INVENTORY argument, and the vault and become flags every command that reads an inventory takes."""
     for option in (
+        _become_option("--become-password-file", "password_file", help="File with the become (sudo) password."),
+        _become_option("-K", "--ask-become-pass", "ask", is_flag=True, help="Ask for the become (sudo) password."),
         _vault_option(
             "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
         ),
@@ -133,3 +152,11 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output, every_file=True)
     rendered = workflow.render(plan)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")
+    if plan.prepared.secrets_file:
+        # The values are never written into a folder that may be committed or synced (AWX).
+        console.print(
+            f"the spec's secrets ({', '.join(plan.spec.secrets)}) are not in it: to run it, pass "
+            "-e fleet_artifacts_secrets_src=FILE, a JSON object of name -> value (vault-encrypt it: "
+            "Ansible's copy decrypts it on the way)",
+            markup=False,
+        )

@@ -2,24 +2,30 @@
 
 Streams over plain `ssh` (not Ansible, which cannot stream): one ssh per node, in parallel, built
 from the inventory's own connection variables (ansible_host/port/user, the private key, the ssh
-common/extra args) and `sudo -n` for the runtime's log. On the node a small standard-library script
+common/extra args) and sudo for the runtime's log: `sudo -n`, or `sudo -S` fed the become password when
+one is given (`-K`, ANSIBLE_BECOME_PASSWORD_FILE, or the host's `ansible_become_password`, vaulted or not). On the node a small standard-library script
 reads state/active.json and runs `docker logs` (docker runtime) or `journalctl -u` (venv/conda units).
 It ends its reader when the ssh connection closes, so Ctrl-C on `-f` leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.inventory import Host, Inventory
 from fleetdeploy.ops.target import NODE_ROOT
 
 NOT_DEPLOYED_EXIT = 3  # the node script's exit status when the service is not there
+BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
+# What sudo -S says before it reads a second password from stdin, where none will come.
+SUDO_REJECTED = "Sorry, try again"
 
 # Runs on the node with its own python3 (Ansible needs one there anyway). argv: service, root, lines
 # ("" for all), since ("" for no limit), follow ("1"/"0").
@@ -110,12 +116,28 @@ def ssh_argv(host: Host) -> list[str]:
     return [*argv, target]
 
 
-def node_command(host: Host, request: LogRequest) -> str:
-    """The shell command run on the node (through ssh) to print the service's log."""
+def become_password(host: Host) -> str | None:
+    """The password sudo wants on `host`, as ansible-playbook would take it: the file the command was
+    given (-K, --become-password-file, ANSIBLE_BECOME_PASSWORD_FILE), else the host's variables."""
+    given = os.environ.get("ANSIBLE_BECOME_PASSWORD_FILE")
+    if given:
+        try:
+            return Path(given).read_text().rstrip("\n")
+        except OSError as exc:
+            raise ConfigError(f"ANSIBLE_BECOME_PASSWORD_FILE: cannot read {given}: {exc.strerror}") from None
+    for name in BECOME_PASSWORD_VARS:
+        if host.vars.get(name) not in (None, ""):
+            return str(host.vars[name])
+    return None
+
+
+def node_command(host: Host, request: LogRequest, *, password: bool = False) -> str:
+    """The shell command run on the node (through ssh) to print the service's log. `password`: sudo
+    reads it from the first line of stdin (then the node script gets the rest, as without one)."""
     python = str(host.vars.get("ansible_python_interpreter") or "python3")
     if python.startswith("auto"):
         python = "python3"
-    sudo = [] if host.user == "root" else ["sudo", "-n"]
+    sudo = [] if host.user == "root" else (["sudo", "-S", "-p", ""] if password else ["sudo", "-n"])
     args = [
         request.service,
         request.root,
@@ -170,8 +192,9 @@ def _read_one(host: Host, request: LogRequest, log: NodeLog, on_line, on_end, st
 
 
 def _stream(host: Host, request: LogRequest, log: NodeLog, on_line, stop: threading.Event) -> None:
-    command = node_command(host, request)
-    argv = [*ssh_argv(host), command] if ssh_argv(host) else ["sh", "-c", command]
+    password = become_password(host) if host.user != "root" else None
+    command = node_command(host, request, password=password is not None)
+    argv = [*ssh_argv(host), command] if ssh_argv(host) else ["sh", "-c", f"exec {command}"]
     try:
         proc = subprocess.Popen(
             argv,
@@ -185,7 +208,14 @@ def _stream(host: Host, request: LogRequest, log: NodeLog, on_line, stop: thread
         log.errors.append(f"cannot start {argv[0]}: {exc}")
         log.rc = 127
         return
-    errors = threading.Thread(target=lambda: log.errors.extend(_clean(proc.stderr)), daemon=True)
+    if password is not None:
+        # On stdin, never in argv (which `ps` on either side shows); sudo reads the first line.
+        try:
+            proc.stdin.write(password + "\n")
+            proc.stdin.flush()
+        except OSError:
+            pass  # ssh already ended: its exit status and stderr tell why
+    errors = threading.Thread(target=_read_errors, args=(proc, log), daemon=True)
     errors.start()
     watcher = threading.Thread(target=_stop_on, args=(stop, proc), daemon=True)
     watcher.start()
@@ -222,5 +252,11 @@ def _stop_on(stop: threading.Event, proc: subprocess.Popen) -> None:
             return
 
 
-def _clean(stream) -> list[str]:
-    return [line.rstrip("\n") for line in stream if line.strip()]
+def _read_errors(proc: subprocess.Popen, log: NodeLog) -> None:
+    for line in proc.stderr:
+        if SUDO_REJECTED in line:
+            # sudo now waits for another password on stdin, which stays open for -f: end it here.
+            log.errors.append("sudo refused the become password (check ansible_become_password or -K)")
+            proc.terminate()
+        elif line.strip():
+            log.errors.append(line.rstrip("\n"))

@@ -11,6 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import yaml
@@ -204,6 +207,64 @@ def test_logs_follow_prints_every_node_and_stops_cleanly_on_ctrl_c(fleet, projec
     for node in fleet.nodes:  # nothing left reading logs on the nodes
         code, _ = docker_engine.containers.get(node.container).exec_run(["pgrep", "-f", "docker logs"])
         assert code == 1, f"{node.host} still runs `docker logs`"
+
+
+VAULT = Path(sys.executable).parent / "ansible-vault"
+
+
+@contextmanager
+def sudo_needs_a_password(docker_engine, fleet, password: str):
+    """`fleet` may use sudo on every node only with its password, as on many sites' machines."""
+    for node in fleet.nodes:
+        node_exec(
+            docker_engine, node,
+            f"echo 'fleet:{password}' | chpasswd && echo 'fleet ALL=(ALL) ALL' > /etc/sudoers.d/fleet "
+            "&& rm -rf /run/sudo/ts/fleet",
+        )
+    try:
+        yield
+    finally:
+        for node in fleet.nodes:
+            node_exec(docker_engine, node, "echo 'fleet ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/fleet")
+
+
+def test_a_vaulted_become_password_serves_apply_status_logs_and_rollback(fleet, project, docker_engine, tmp_path):
+    """The become password in a vault-encrypted group_vars/all.yml beside the inventory, opened with
+    --vault-password-file: every command that needs sudo on the nodes works, and without it sudo
+    really refuses (so the password is what made them work)."""
+    password = "sudo-" + uuid.uuid4().hex[:12]
+    inventory = tmp_path / "site" / "inventory.yml"
+    (inventory.parent / "group_vars").mkdir(parents=True)
+    inventory.write_text(fleet.inventory.read_text())
+    group_vars = inventory.parent / "group_vars" / "all.yml"
+    group_vars.write_text(yaml.safe_dump({"ansible_become_password": password}))
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text("site vault password\n")
+    subprocess.run([VAULT, "encrypt", "--vault-password-file", vault_pass, group_vars], check=True, capture_output=True)
+    spec = project / "fleetdeploy.yml"
+    opened = ("--vault-password-file", vault_pass)
+
+    with sudo_needs_a_password(docker_engine, fleet, password):
+        refused = fleetdeploy("logs", fleet.inventory, "--file", spec, "-n", "1", timeout=120)
+        assert refused.returncode != 0 and "password is required" in refused.stdout + refused.stderr, refused
+
+        logs = fleetdeploy("logs", inventory, *opened, "--file", spec, "-n", "1", timeout=120)
+        assert logs.returncode == 0, logs.stdout + logs.stderr
+        assert {line.split(" | ")[0] for line in logs.stdout.splitlines()} == {"node1", "node2", "node3"}
+        code, nodes = status_json(inventory, project, *opened)
+        assert code == 0 and all(node["state"] == "healthy" for node in nodes.values()), nodes
+        serving = {name: node["release"] for name, node in nodes.items()}
+
+        back = fleetdeploy("rollback", inventory, *opened, "-f", spec)
+        assert back.returncode == 0, back.stdout + back.stderr
+        _, nodes = status_json(inventory, project, *opened)
+        assert all(node["release"] != serving[name] for name, node in nodes.items()), nodes
+        forward = fleetdeploy("apply", inventory, *opened, "-f", spec)  # the spec's release again
+        assert forward.returncode == 0, forward.stdout + forward.stderr
+        _, nodes = status_json(inventory, project, *opened)
+        assert {name: node["release"] for name, node in nodes.items()} == serving
+    for out in (logs, back, forward):
+        assert password not in out.stdout + out.stderr
 
 
 def test_a_score_py_edited_by_hand_is_drift_on_that_node_only(fleet, project, docker_engine):

@@ -181,3 +181,67 @@ def test_read_logs_collects_filters_and_names_the_nodes_that_failed(tmp_path, fa
     assert logs["gone"].rc == 255 and not logs["gone"].ok
     assert any("refused" in error.lower() for error in logs["gone"].errors), logs["gone"].errors
     assert sorted(ended) == ["gone", "here"]
+
+
+FAKE_SUDO = """#!/bin/sh
+# sudo -S -p '': the password is the first line of stdin; a wrong one is asked again, as sudo does.
+[ "$1" = -S ] || { echo "fake sudo: expected -S, got $*" >&2; exit 2; }
+shift 3
+IFS= read -r password
+while [ "$password" != "right-password" ]; do
+  echo "Sorry, try again." >&2
+  IFS= read -r password || exit 1
+done
+exec "$@"
+"""
+
+
+@pytest.fixture
+def sudo_fakes(fakes):
+    (fakes / "sudo").write_text(FAKE_SUDO)
+    (fakes / "sudo").chmod(0o755)
+    return fakes
+
+
+def sudo_host(password_var: str | None, tmp_path: Path) -> Host:
+    values = {"ansible_connection": "local", "ansible_user": "fleet", "ansible_python_interpreter": sys.executable}
+    if password_var:
+        values["ansible_become_password"] = password_var
+    return Host("n1", values)
+
+
+@pytest.mark.parametrize("source", ["inventory", "file"])
+def test_a_become_password_reaches_sudo_on_stdin_never_in_the_command(tmp_path, sudo_fakes, monkeypatch, source):
+    monkeypatch.setenv("PATH", f"{sudo_fakes}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("ANSIBLE_BECOME_PASSWORD_FILE", raising=False)
+    activate(tmp_path, runtime="docker", instance="c")
+    if source == "file":
+        (tmp_path / "become").write_text("right-password\n")
+        monkeypatch.setenv("ANSIBLE_BECOME_PASSWORD_FILE", str(tmp_path / "become"))
+    host = sudo_host("right-password" if source == "inventory" else None, tmp_path)
+    request = LogRequest("mnist", lines=5, root=str(tmp_path))
+    assert "right-password" not in node_command(host, request, password=True)
+    logs = read_logs([host], request)
+    assert logs["n1"].ok, logs["n1"].errors
+    assert logs["n1"].lines == ["docker logs --tail 5 c"]
+
+
+def test_a_wrong_become_password_is_said_and_does_not_hang_a_follow(tmp_path, sudo_fakes, monkeypatch):
+    monkeypatch.setenv("PATH", f"{sudo_fakes}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("ANSIBLE_BECOME_PASSWORD_FILE", raising=False)
+    activate(tmp_path, runtime="docker", instance="c")
+    logs = read_logs([sudo_host("wrong", tmp_path)], LogRequest("mnist", root=str(tmp_path), follow=True))
+    assert not logs["n1"].ok
+    assert logs["n1"].errors == ["sudo refused the become password (check ansible_become_password or -K)"]
+
+
+def test_the_become_flags_set_ansibles_password_file(tmp_path, monkeypatch):
+    from fleetdeploy.become import PASSWORD_FILE, use_become_password
+
+    monkeypatch.delenv(PASSWORD_FILE, raising=False)
+    with pytest.raises(ConfigError, match="become password file .*nope: no such file"):
+        use_become_password(tmp_path / "nope")
+    use_become_password(ask=True, prompt=lambda _: "typed")
+    typed = Path(os.environ[PASSWORD_FILE])
+    assert typed.read_text() == "typed\n" and stat.S_IMODE(typed.stat().st_mode) == 0o600
+    assert stat.S_IMODE(typed.parent.stat().st_mode) == 0o700
