@@ -9,50 +9,46 @@ from pathlib import Path
 import click
 
 
-def _vault_option(*names, **settings):
-    """An Ansible Vault flag: it adds its identities to the environment the inventory is read in and the
-    Ansible runs start with (fleetdeploy.vault); the command itself never sees the value."""
+def _environment_option(use_function: str, *names, **settings):
+    """A flag that puts what Ansible needs into this process's environment, which the inventory is read
+    in and the Ansible runs start with: vault identities (fleetdeploy.vault.use_vault) or the become
+    password file (fleetdeploy.become.use_become_password). The command itself never sees the value."""
 
     def use(_ctx, param, value):
         if value:
-            from fleetdeploy.errors import ConfigError
-            from fleetdeploy.vault import use_vault
+            import importlib
 
+            from fleetdeploy.errors import ConfigError
+
+            module, function = use_function.rsplit(".", 1)
             try:
-                use_vault(**{param.name: value})
+                getattr(importlib.import_module(module), function)(**{param.name: value})
             except ConfigError as exc:
                 raise click.BadParameter(str(exc)) from None
 
     return click.option(*names, callback=use, expose_value=False, **settings)
 
 
-def _become_option(*names, **settings):
-    """A become password flag: ANSIBLE_BECOME_PASSWORD_FILE for the Ansible runs and `logs`
-    (fleetdeploy.become)."""
-
-    def use(_ctx, param, value):
-        if value:
-            from fleetdeploy.become import use_become_password
-            from fleetdeploy.errors import ConfigError
-
-            try:
-                use_become_password(**{param.name: value})
-            except ConfigError as exc:
-                raise click.BadParameter(str(exc)) from None
-
-    return click.option(*names, callback=use, expose_value=False, **settings)
+_VAULT = "fleetdeploy.vault.use_vault"
+_BECOME = "fleetdeploy.become.use_become_password"
 
 
 def _inventory_arg(command):
     """The INVENTORY argument, and the vault and become flags every command that reads an inventory takes."""
     for option in (
-        _become_option("--become-password-file", "password_file", help="File with the become (sudo) password."),
-        _become_option("-K", "--ask-become-pass", "ask", is_flag=True, help="Ask for the become (sudo) password."),
-        _vault_option(
-            "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
+        _environment_option(
+            _BECOME, "--become-password-file", "password_file", help="File with the become (sudo) password."
         ),
-        _vault_option("--vault-id", "vault_ids", multiple=True, help="Vault identity, [LABEL@]FILE (repeatable)."),
-        _vault_option("--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
+        _environment_option(
+            _BECOME, "-K", "--ask-become-pass", "ask", is_flag=True, help="Ask for the become (sudo) password."
+        ),
+        _environment_option(
+            _VAULT, "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
+        ),
+        _environment_option(
+            _VAULT, "--vault-id", "vault_ids", multiple=True, help="Vault identity, [LABEL@]FILE (repeatable)."
+        ),
+        _environment_option(_VAULT, "--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
     ):
         command = option(command)
     return click.argument("inventory", type=click.Path(path_type=Path))(command)

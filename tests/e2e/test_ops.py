@@ -230,8 +230,8 @@ def sudo_needs_a_password(docker_engine, fleet, password: str):
 
 def test_a_vaulted_become_password_serves_apply_status_logs_and_rollback(fleet, project, docker_engine, tmp_path):
     """The become password in a vault-encrypted group_vars/all.yml beside the inventory, opened with
-    --vault-password-file: every command that needs sudo on the nodes works, and without it sudo
-    really refuses (so the password is what made them work)."""
+    --vault-password-file, or given with --become-password-file: every command that needs sudo on the
+    nodes works, and without it sudo really refuses (so the password is what made them work)."""
     password = "sudo-" + uuid.uuid4().hex[:12]
     inventory = tmp_path / "site" / "inventory.yml"
     (inventory.parent / "group_vars").mkdir(parents=True)
@@ -259,7 +259,10 @@ def test_a_vaulted_become_password_serves_apply_status_logs_and_rollback(fleet, 
         assert back.returncode == 0, back.stdout + back.stderr
         _, nodes = status_json(inventory, project, *opened)
         assert all(node["release"] != serving[name] for name, node in nodes.items()), nodes
-        forward = fleetdeploy("apply", inventory, *opened, "-f", spec)  # the spec's release again
+        # The spec's release again, the password given as -K would (the plain inventory has none).
+        password_file = tmp_path / "become-pass"
+        password_file.write_text(password + "\n")
+        forward = fleetdeploy("apply", fleet.inventory, "--become-password-file", password_file, "-f", spec)
         assert forward.returncode == 0, forward.stdout + forward.stderr
         _, nodes = status_json(inventory, project, *opened)
         assert {name: node["release"] for name, node in nodes.items()} == serving

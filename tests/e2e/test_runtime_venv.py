@@ -183,7 +183,7 @@ def test_update_switches_slots_under_load_without_a_failed_request_then_rolls_ba
         found = node_exec(
             docker_engine, node,
             "stat -c '%a %U %G' /opt/fleetdeploy/mnist; "
-            f"stat -c '%a %U' /opt/fleetdeploy/mnist/secrets/{release}.json; "
+            f"stat -c '%a %U' /opt/fleetdeploy/mnist/secrets/{release}.env; "
             f"grep -rlI --exclude-dir=secrets {token} /etc/systemd /etc/fleetdeploy /opt/fleetdeploy /var/log; "
             f"journalctl --no-pager -o cat | grep -c {token}; true",
         )
