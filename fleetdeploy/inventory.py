@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetdeploy.errors import ConfigError
-from fleetdeploy.vault import vault_secrets
+from fleetdeploy.vault import first_line, vault_secrets
 
 SCORING_URL_VAR = "fleetdeploy_scoring_url"
 
@@ -115,7 +115,7 @@ def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = 
         try:
             manager = InventoryManager(loader=loader, sources=sources)
         except AnsibleError as exc:
-            raise ConfigError(f"{', '.join(sources)}: cannot parse inventory: {_first_line(exc)}") from None
+            raise ConfigError(f"{', '.join(sources)}: cannot parse inventory: {first_line(exc)}") from None
     unparsed = [message for message in warnings if message.startswith("Unable to parse")]
     if unparsed:
         # Ansible only warns and goes on with the sources it could read; a deploy to part of a fleet
@@ -139,7 +139,7 @@ def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = 
                 manager.subset(limit)
                 selected = manager.get_hosts()
         except AnsibleError as exc:
-            raise ConfigError(f"--limit {limit}: {_first_line(exc)}") from None
+            raise ConfigError(f"--limit {limit}: {first_line(exc)}") from None
         if not selected:
             raise ConfigError(f"--limit {limit} matches no host; the inventory has: {', '.join(known)}")
     else:
@@ -187,7 +187,7 @@ def _render(loader, all_vars: dict, host_name: str, name: str, value: str) -> An
     try:
         return _plain(Templar(loader=loader, variables=all_vars).template(value))
     except AnsibleError as exc:
-        raise ConfigError(f"host {host_name}: {name}: cannot render {value!r}: {_first_line(exc)}") from None
+        raise ConfigError(f"host {host_name}: {name}: cannot render {value!r}: {first_line(exc)}") from None
 
 
 def _plain(value: Any) -> Any:
@@ -236,7 +236,7 @@ def _vault_problem(sources: list[str], exc: BaseException) -> str:
 
     vaulted = [str(path) for path in _vaulted_files(sources)] or sources
     if vault_secrets_given():
-        return f"{', '.join(vaulted)}: the vault password given does not decrypt it ({_first_line(exc)})"
+        return f"{', '.join(vaulted)}: the vault password given does not decrypt it ({first_line(exc)})"
     return f"{', '.join(vaulted)}: vault-encrypted and no vault password was given; {HOW_TO_PASS}"
 
 
@@ -266,10 +266,6 @@ def _unique(items: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
-
-
 @contextlib.contextmanager
 def _captured_ansible_warnings() -> Iterator[list[str]]:
     """Collect the warnings Ansible prints while parsing (its only report of why a source failed)
@@ -283,7 +279,7 @@ def _captured_ansible_warnings() -> Iterator[list[str]]:
         messages.append(str(msg))
 
     def error_as_warning(msg, exception, *args, **kwargs):
-        reason = _first_line(exception)
+        reason = first_line(exception)
         origin = getattr(exception, "obj", None)
         if getattr(origin, "path", None) and getattr(origin, "line_num", None):
             reason += f" ({origin.path}:{origin.line_num}" + (

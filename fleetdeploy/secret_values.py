@@ -95,7 +95,9 @@ def _value(name: str, ref: SecretRef) -> str:
 
 
 def _is_vaulted(data: bytes) -> bool:
-    return data.lstrip().startswith(b"$ANSIBLE_VAULT;")
+    from ansible.parsing.vault import is_encrypted
+
+    return is_encrypted(data.lstrip())
 
 
 def _decrypted(data: bytes, where: str, what: str) -> bytes:
@@ -103,7 +105,7 @@ def _decrypted(data: bytes, where: str, what: str) -> bytes:
     from ansible.parsing.dataloader import DataLoader
     from ansible.parsing.vault import VaultLib
 
-    from fleetdeploy.vault import HOW_TO_PASS, vault_secrets
+    from fleetdeploy.vault import HOW_TO_PASS, first_line, vault_secrets
 
     secrets = vault_secrets(DataLoader())
     if not secrets:
@@ -111,8 +113,7 @@ def _decrypted(data: bytes, where: str, what: str) -> bytes:
     try:
         return VaultLib(secrets).decrypt(data)
     except AnsibleError as exc:
-        first = str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
-        raise ConfigError(f"{where}: the vault password given does not decrypt {what} ({first})") from None
+        raise ConfigError(f"{where}: the vault password given does not decrypt {what} ({first_line(exc)})") from None
 
 
 def _text(data: bytes, where: str) -> str:

@@ -82,8 +82,12 @@ def _load(loader, identities: list[str], password_file: str) -> list:
             initialize_context=False,
         )
     except AnsibleError as exc:
-        first = str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
-        raise ConfigError(f"vault password: {first}") from None
+        raise ConfigError(f"vault password: {first_line(exc)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an Ansible error's own message (its str() appends the offending source)."""
+    return str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
 
 
 def _set_context(secrets: list) -> None:

@@ -61,6 +61,13 @@ def container_settings(spec: Spec, secrets: dict | None = None) -> dict:
     }
 
 
+def release_settings(spec: Spec) -> tuple[dict, dict[str, str]]:
+    """The container settings of the release identity, with the secrets' values they were made from
+    (read once: they also go into the file shipped to the nodes)."""
+    values = secret_values(spec)
+    return container_settings(spec, secrets_identity(values)), values
+
+
 def prepare_release(
     spec: Spec,
     work_dir: Path,
@@ -90,8 +97,7 @@ def prepare_release(
         # recent ones so switching back and forth between releases does not re-save.
         prune_saved_images(cache_home(), keep=3)
     staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
-    values = secret_values(spec)
-    settings = container_settings(spec, secrets_identity(values))
+    settings, values = release_settings(spec)
     return PreparedRelease(
         release_id(image.image_id, staged, settings), image, archive, staged, settings,
         secrets_file=write_secrets_file(values),
@@ -106,8 +112,7 @@ def prepare_native_release(
 
     native = prepare_native(spec, work_dir, say=say)
     staged = stage_spec_artifacts(spec, Path(work_dir) / "staged", leave_out)
-    values = secret_values(spec)
-    settings = container_settings(spec, secrets_identity(values))
+    settings, values = release_settings(spec)
     return PreparedRelease(
         native_release_id(native, staged, settings), None, None, staged, settings, native,
         secrets_file=write_secrets_file(values, systemd=True),

@@ -8,9 +8,8 @@ import tempfile
 from pathlib import Path
 
 from fleetdeploy.artifacts import stage_spec_artifacts
-from fleetdeploy.deploy.prepare import container_settings
+from fleetdeploy.deploy.prepare import release_settings
 from fleetdeploy.ops.drift import Desired
-from fleetdeploy.secret_values import secret_values, secrets_identity
 from fleetdeploy.spec import load_spec
 
 
@@ -22,7 +21,7 @@ def desired_from_spec(spec_path: Path, inventory: Path | None = None) -> Desired
         manifest = stage_spec_artifacts(spec, Path(scratch), (inventory,)).manifest()
     models = {f"{m['name']}/{m['version']}": m["files"] for m in manifest["models"]}
     # The manifest is JSON on the node: compare like with like (tuples become lists there).
-    settings = _as_json_types(container_settings(spec, secrets_identity(secret_values(spec))))
+    settings = _as_json_types(release_settings(spec)[0])
     return Desired(code_files=manifest["code_files"], models=models, settings=settings)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleetdeploy.become import PASSWORD_FILE as BECOME_PASSWORD_FILE
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.inventory import Host, Inventory
 from fleetdeploy.ops.target import NODE_ROOT
@@ -119,12 +120,12 @@ def ssh_argv(host: Host) -> list[str]:
 def become_password(host: Host) -> str | None:
     """The password sudo wants on `host`, as ansible-playbook would take it: the file the command was
     given (-K, --become-password-file, ANSIBLE_BECOME_PASSWORD_FILE), else the host's variables."""
-    given = os.environ.get("ANSIBLE_BECOME_PASSWORD_FILE")
+    given = os.environ.get(BECOME_PASSWORD_FILE)
     if given:
         try:
             return Path(given).read_text().rstrip("\n")
         except OSError as exc:
-            raise ConfigError(f"ANSIBLE_BECOME_PASSWORD_FILE: cannot read {given}: {exc.strerror}") from None
+            raise ConfigError(f"{BECOME_PASSWORD_FILE}: cannot read {given}: {exc.strerror}") from None
     for name in BECOME_PASSWORD_VARS:
         if host.vars.get(name) not in (None, ""):
             return str(host.vars[name])

@@ -1,6 +1,6 @@
 """The spec's `env:` (plain settings) and `secrets:` (credentials) for the entry script: names checked,
 sources described. The values of secrets are read on the controller only when a release is prepared
-(fleetdeploy/secrets.py); the spec itself never holds one in plain text."""
+(fleetdeploy/secret_values.py); the spec itself never holds one in plain text."""
 
 from __future__ import annotations
 
@@ -109,12 +109,3 @@ class SecretRef(Section):
                 "one of {env: VARIABLE}, {file: PATH}, {vault: CIPHERTEXT} or a !vault value",
             )
         return self
-
-    @property
-    def source(self) -> str:
-        """Where the value comes from, for messages (never the value)."""
-        if self.env is not None:
-            return f"environment variable {self.env}"
-        if self.file is not None:
-            return f"file {self.file}"
-        return "the spec's !vault value"
