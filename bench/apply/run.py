@@ -278,7 +278,8 @@ def render(bench: Bench, fleet, project: Path, label: str) -> Rendered:
     if not found:
         raise SystemExit(f"bench: no release id in {out}/project/vars/fleetdeploy.yml")
     archive = re.search(r"^fleet_image_archive:\s*['\"]?([^'\"\n]+)", text, re.MULTILINE)
-    size = f"; image tarball {Path(archive.group(1)).stat().st_size / MB:.0f} MB" if archive else ""
+    # A rendered project names its files relative to project/ (render/bundle.py).
+    size = f"; image tarball {(out / 'project' / archive.group(1)).stat().st_size / MB:.0f} MB" if archive else ""
     bench.notes.append(f"render ({label}, untimed setup): {done:.1f} s{size}")
     return Rendered(out, found.group(1))
 

@@ -1,6 +1,7 @@
 """Command-line entry point. Each subcommand lives in its own module and imports its heavy
 dependencies lazily, so `fleetdeploy serve` inside a scoring image needs only the server's packages."""
 
+import importlib.util
 import sys
 
 import click
@@ -30,11 +31,12 @@ def _register():
     from fleetdeploy.cli import serve_cmd
 
     main.add_command(serve_cmd.serve)
-    # Controller commands need the controller dependencies; a scoring image has only `serve`.
-    try:
-        from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, rollout_cmd, sandbox_cmd
-    except ImportError:
+    # A scoring image installs the server's packages only (no ansible-runner): there, `serve` is the one
+    # command. Anywhere else an ImportError is a real fault and must show, not hide every other command.
+    if importlib.util.find_spec("ansible_runner") is None:
         return
+    from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, rollout_cmd, sandbox_cmd
+
     for command in (
         sandbox_cmd.sandbox,
         init_cmd.init,

@@ -91,13 +91,20 @@ _lock_wait_opt = click.option(
 @_spec_opt
 @_limit_opt
 @_lock_wait_opt
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Only the nodes the last apply of this service left undone (failed, unreachable, rolled back, not started).",
+)
 @click.option("-v", "--verbose", count=True, help="Show Ansible's own output as it runs (-vv… for more).")
-def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float, verbose: int):
+def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float, retry_failed: bool, verbose: int):
     """Deploy the spec's scoring service to every node of INVENTORY, batch by batch, and check /score on each."""
     from fleetdeploy.cli.progress import make_progress, print_rollout, print_summary
     from fleetdeploy.deploy import apply as workflow
 
     console = _console()
+    if retry_failed:
+        limit = _retry_limit(spec_path, limit, console)
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose))
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
@@ -115,6 +122,22 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float,
     print_summary(console, outcome.result, verbose=bool(verbose))
     print_rollout(console, outcome.rollout, outcome.rollback)
     sys.exit(0 if outcome.succeeded else 1)
+
+
+def _retry_limit(spec_path: Path, limit: str | None, console) -> str:
+    """The --limit that retries what the last apply left undone; exits 0 when it left nothing."""
+    from fleetdeploy.deploy.retry import hosts_to_retry
+    from fleetdeploy.spec import load_spec
+
+    if limit:
+        raise click.UsageError("--retry-failed picks the nodes itself: leave out --limit")
+    service = load_spec(spec_path).service
+    hosts, run = hosts_to_retry(service)
+    if not hosts:
+        console.print(f"the last apply of {service} (run folder {run}) left no node undone: nothing to retry")
+        sys.exit(0)
+    console.print(f"retrying what the last apply of {service} left undone (run folder {run}): {', '.join(hosts)}")
+    return ",".join(hosts)
 
 
 @contextmanager
@@ -146,7 +169,7 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
 
     console = _console()
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output, every_file=True)
-    rendered = workflow.render(plan)
+    rendered = workflow.render(plan, self_contained=True)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")
     if plan.prepared.secrets_file:
         # The values are never written into a folder that may be committed or synced (AWX).

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fleetdeploy.code_selection import shipment_report
 from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
+from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, run_rollout
 from fleetdeploy.deploy.variables import role_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
@@ -82,12 +83,16 @@ def plan(
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
 
 
-def render(plan_: Plan, out_dir: Path | None = None) -> RenderedProject:
+def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
+    """The project into the plan's run folder; `self_contained` for `fleetdeploy render` (render_project)."""
     from fleetdeploy.render import render_project
 
-    target = out_dir or plan_.run_dir
     return render_project(
-        target, inventory_path=plan_.inventory_path, variables=plan_.variables, playbook=PLAYBOOK
+        plan_.run_dir,
+        inventory_path=plan_.inventory_path,
+        variables=plan_.variables,
+        playbook=PLAYBOOK,
+        self_contained=self_contained,
     )
 
 
@@ -179,6 +184,10 @@ def execute(
             history.update(
                 session.history_entries("rollback", rolled, {h: plan_.prepared.release for h in rolled.hosts})
             )
+    # What `apply --retry-failed` reads back (deploy/retry.py).
+    record_outcome(
+        plan_.run_dir, plan_.spec.service, plan_.prepared.release, node_outcomes(hosts, merged, report)
+    )
     prune_runs(plan_.run_dir.parent)
     return Outcome(merged, report, rolled)
 

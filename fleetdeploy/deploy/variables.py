@@ -11,6 +11,8 @@ from fleetdeploy.spec.model import Spec
 
 
 def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
+    """Every value the roles get. A file or folder on the controller that ships to the nodes is a Path
+    (render/bundle.py carries those into a self-contained project); text is a str."""
     if prepared.native is not None:  # venv / conda runtimes: no image, a systemd slot instead
         from fleetdeploy.native.variables import native_role_variables
 
@@ -24,7 +26,7 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_image_id": prepared.image.image_id,
         "fleet_image_service": spec.service,
         "fleet_image_source": "registry" if spec.registry else "archive",
-        "fleet_image_archive": str(prepared.archive.path) if prepared.archive else "",
+        "fleet_image_archive": prepared.archive.path if prepared.archive else "",
         **service_vars,
         **verify_variables(spec),
     }
@@ -42,9 +44,10 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleet_artifacts_release": prepared.release,
         "fleet_artifacts_models": _shipped_models(prepared),
         "fleet_artifacts_code_hash": staged.code_hash,
-        "fleet_artifacts_code_archive": str(staged.code_archive),
+        "fleet_artifacts_code_archive": staged.code_archive,
         # The secrets' file on the controller: copied, never read into a variable (no value in any output).
-        "fleet_artifacts_secrets_src": str(prepared.secrets_file or ""),
+        "fleet_artifacts_secrets_src": prepared.secrets_file or "",
+        "fleet_artifacts_secret_names": sorted(spec.secrets) if prepared.secrets_file else [],
         "fleet_artifacts_release_manifest": {
             "release": prepared.release,
             "service": spec.service,
@@ -63,7 +66,7 @@ def _shipped_models(prepared: PreparedRelease) -> list[dict]:
         {
             "name": model.name,
             "version": model.version,
-            "src": str(model.dir),
+            "src": model.dir,
             "files": [{"path": path, "sha256": sha} for path, sha in sorted(model.files.items())],
         }
         for model in prepared.staged.models

@@ -36,19 +36,19 @@ def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         return {
             "fleet_venv_service": spec.service,
             "fleet_venv_env_hash": native.env_hash,
-            "fleet_venv_files_src": str(native.files_dir),
+            "fleet_venv_files_src": native.files_dir,
             "fleet_venv_wheel": native.wheel_name,
             "fleet_venv_python": venv.python,
             "fleet_venv_pythons": list(native.environment.pythons),
             "fleet_venv_index_url": venv.index_url or "",
-            "fleet_venv_wheelhouse_src": str(native.wheelhouse) if native.wheelhouse else "",
-            "fleet_venv_ca_bundle_src": str(native.ca_bundle) if native.ca_bundle else "",
+            "fleet_venv_wheelhouse_src": native.wheelhouse or "",
+            "fleet_venv_ca_bundle_src": native.ca_bundle or "",
         }
     conda = spec.node_runtime.conda
     return {
         "fleet_conda_service": spec.service,
         "fleet_conda_env_hash": native.env_hash,
-        "fleet_conda_files_src": str(native.files_dir),
+        "fleet_conda_files_src": native.files_dir,
         "fleet_conda_wheel": native.wheel_name,
         "fleet_conda_installer": conda.installer,
         "fleet_conda_installer_is_url": conda.installer_is_url,
@@ -56,7 +56,7 @@ def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_conda_installer_sha256": native.installer_sha256 or "",
         "fleet_conda_channels": [c for c in native.environment.conda["channels"] if c != "nodefaults"],
         "fleet_conda_channel_alias": conda.channel_alias or "",
-        "fleet_conda_ca_bundle_src": str(native.ca_bundle) if native.ca_bundle else "",
+        "fleet_conda_ca_bundle_src": native.ca_bundle or "",
     }
 
 

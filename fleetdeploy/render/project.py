@@ -1,6 +1,7 @@
 """Writes an ansible-runner private_data_dir that plain `ansible-playbook` can also run:
 
-<run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.yml, README.md
+<run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.yml, README.md; with
+                     `self_contained`, files/: what ships to the nodes, and its SHA256SUMS (bundle.py)
 <run_dir>/inventory/ the user's inventory (a folder keeps its group_vars/ and host_vars/)
 <run_dir>/env/       extravars, envvars, settings (read by ansible-runner only)
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from fleetdeploy.errors import ConfigError
+from fleetdeploy.render.bundle import bundle
 from fleetdeploy.render.sources import ansible_sources
 from fleetdeploy.render.variables import plain_data, to_yaml
 
@@ -49,10 +51,12 @@ def render_project(
     playbook: str = "deploy.yml",
     forks: int = 10,
     settings: dict | None = None,
+    self_contained: bool = False,
 ) -> RenderedProject:
-    """Write the Ansible project for one run into `run_dir` and say how to run it."""
+    """Write the Ansible project for one run into `run_dir` and say how to run it. `self_contained`
+    (`fleetdeploy render`): the files the nodes get are copied in and every path is relative, so the
+    folder runs the same from anywhere; apply's own runs point at the controller's files instead."""
     run_dir, inventory_path = Path(run_dir), Path(inventory_path)
-    data = plain_data(variables)
     sources = ansible_sources()
     if playbook not in sources.playbook_names():
         raise ConfigError(
@@ -68,8 +72,11 @@ def render_project(
     rendered = RenderedProject(run_dir.resolve(), f"playbooks/{playbook}")
     _copy_sources(sources, rendered.project_dir)
     _copy_inventory(inventory_path, rendered.inventory_dir)
-    _write_templates(rendered, data, forks)
-    _write_env(rendered, data, forks, settings or {})
+    if self_contained:
+        variables = bundle(variables, rendered.project_dir, origin=rendered.private_data_dir)
+    data = plain_data(variables)
+    _write_templates(rendered, data, forks, self_contained)
+    _write_env(rendered, data, forks, settings or {}, relocatable=self_contained)
     return rendered
 
 
@@ -104,9 +111,10 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def _write_templates(rendered: RenderedProject, data: dict, forks: int) -> None:
+def _write_templates(rendered: RenderedProject, data: dict, forks: int, self_contained: bool) -> None:
     env = _templates()
     context = {
+        "self_contained": self_contained,
         "playbook": rendered.playbook,
         "vars_file": VARS_FILE,
         "forks": forks,
@@ -122,13 +130,18 @@ def _write_templates(rendered: RenderedProject, data: dict, forks: int) -> None:
         path.write_text(env.get_template(template).render(context))
 
 
-def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict) -> None:
+def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict, *, relocatable: bool) -> None:
     env_dir = rendered.private_data_dir / "env"
     env_dir.mkdir(parents=True)
     (env_dir / "extravars").write_text(to_yaml(data))
-    envvars = {
+    # ansible-runner runs from project/, where Ansible finds ansible.cfg (and the roles and inventory it
+    # names, relative to itself); absolute paths here would tie a copied folder to where it was written.
+    located = {
         "ANSIBLE_CONFIG": str(rendered.project_dir / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(rendered.project_dir / "roles"),
+    }
+    envvars = {
+        **({} if relocatable else located),
         # Nodes are identified by their host keys, under ansible-runner exactly as by hand.
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",
@@ -136,7 +149,9 @@ def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
     (env_dir / "envvars").write_text(to_yaml(envvars))
-    # The run module reports progress from events; Ansible's own screen output would be noise.
-    (env_dir / "settings").write_text(to_yaml({"suppress_ansible_output": True, **settings}))
+    # fleetdeploy's run module reports progress from events, so Ansible's own screen output would be
+    # noise; someone running a rendered folder with ansible-runner wants to see it.
+    quiet = {} if relocatable else {"suppress_ansible_output": True}
+    (env_dir / "settings").write_text(to_yaml({**quiet, **settings}))
     for name in ("extravars", "envvars"):
         (env_dir / name).chmod(0o600)

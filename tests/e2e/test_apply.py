@@ -88,28 +88,51 @@ def test_score_change_ships_only_the_script(fleet, project, docker_engine):
         assert "prediction: [2]" in seed_client(project, node)
 
 
-def test_rendered_project_runs_with_plain_ansible_playbook_to_the_same_result(fleet, project, tmp_path):
+def recap_says_nothing_changed(stdout: str, fleet) -> None:
+    recap = stdout[stdout.index("PLAY RECAP") :]
+    for node in fleet.nodes:
+        line = next(line for line in recap.splitlines() if line.startswith(node.host))
+        assert "changed=0" in line and "failed=0" in line and "unreachable=0" in line, recap
+
+
+def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansible_runner(fleet, project, tmp_path):
+    """`render -o` carries what it ships: moved away from where it was written (and from the run
+    folders and image cache apply uses), it runs under plain ansible-playbook and under ansible-runner
+    as AWX starts it, and each finds the fleet already deployed."""
     out = tmp_path / "rendered"
     result = fleetdeploy("render", fleet.inventory, "-f", project / "fleetdeploy.yml", "-o", out)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (out / "project" / "README.md").is_file()
-    vars_file = out / "project" / "vars" / "fleetdeploy.yml"
-    assert str(out.resolve()) in vars_file.read_text(), "the shipped files must live in the rendered folder"
+    moved = tmp_path / "elsewhere" / "deploy-mnist"
+    moved.parent.mkdir()
+    out.rename(moved)
+    assert str(out) not in (moved / "project" / "vars" / "fleetdeploy.yml").read_text()
+    checked = subprocess.run(
+        ["sha256sum", "-c", "--quiet", "files/SHA256SUMS"],
+        cwd=moved / "project",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    bin_dir = Path(sys.executable).parent
+
     played = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "playbooks/deploy.yml",
-            "-e",
-            "@vars/fleetdeploy.yml",
-        ],
-        cwd=out / "project",
+        [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"],
+        cwd=moved / "project",
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
     assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
-    recap = played.stdout[played.stdout.index("PLAY RECAP") :]
-    for node in fleet.nodes:
-        line = next(line for line in recap.splitlines() if line.startswith(node.host))
-        assert "changed=0" in line and "failed=0" in line and "unreachable=0" in line, recap
+    recap_says_nothing_changed(played.stdout, fleet)
+
+    runner = subprocess.run(
+        [str(bin_dir / "ansible-runner"), "run", str(moved), "-p", "playbooks/deploy.yml"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert runner.returncode == 0, runner.stdout[-3000:] + runner.stderr[-3000:]
+    recap_says_nothing_changed(runner.stdout, fleet)

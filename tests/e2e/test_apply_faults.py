@@ -76,6 +76,13 @@ def test_unreachable_host_is_named_and_the_others_still_deploy(fleet, deployed, 
     node2_lines = [line for line in result.stdout.splitlines() if "node2" in line]
     assert any(word in line for line in node2_lines for word in ("ok", "changed")), output
 
+    # --retry-failed goes back to the ghost alone: node2 was done.
+    again = fleetdeploy("apply", inventory, "-f", one_batch / "fleetdeploy.yml", "--retry-failed")
+    output = again.stdout + again.stderr
+    assert again.returncode != 0, output
+    assert "left undone" in output and ": ghost" in output, output
+    assert not any("node2" in line for line in again.stdout.splitlines()[1:]), output
+
 
 def test_sudo_refused_is_a_clear_failure(fleet, deployed, tmp_path, docker_engine):
     node = fleet.nodes[1]

@@ -15,6 +15,7 @@ from fleetdeploy.artifacts import ModelInput, stage_artifacts
 from fleetdeploy.deploy.prepare import PreparedRelease, container_settings
 from fleetdeploy.deploy.variables import role_variables
 from fleetdeploy.image import BuiltImage, SavedImage
+from fleetdeploy.render.variables import plain_data
 from fleetdeploy.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -107,13 +108,30 @@ def test_nothing_is_passed_that_no_role_declares(variables):
 
 
 def test_values_have_the_declared_types(variables):
+    """As Ansible gets them: a controller file's Path is written as its path (render/variables.py)."""
     declared = role_options()
+    given = plain_data(variables)
     wrong = {
         name: type(value).__name__
-        for name, value in variables.items()
+        for name, value in given.items()
         if name in declared and not isinstance(value, TYPES.get(declared[name].get("type", "str"), object))
     }
     assert wrong == {}
+
+
+def test_controller_files_are_paths_and_nothing_else_is(variables):
+    # render/bundle.py copies every Path into a self-contained project: a node path must stay text.
+    def paths(value, key=""):
+        if isinstance(value, Path):
+            yield key
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                yield from paths(item, name)
+        elif isinstance(value, list):
+            for item in value:
+                yield from paths(item, key)
+
+    assert sorted(paths(variables)) == ["fleet_artifacts_code_archive", "fleet_image_archive", "src"]
 
 
 def test_sample_request_and_model_layout_reach_the_roles(variables):
@@ -144,7 +162,7 @@ def test_env_reaches_the_container_and_secrets_only_as_a_file_path(tmp_path):
     spec = load_spec(tmp_path / "fleetdeploy.yml")
     prepared = _prepared_of(tmp_path, spec)
     with_secrets = role_variables(spec, replace(prepared, secrets_file=secret))
-    assert with_secrets["fleet_artifacts_secrets_src"] == str(secret)
+    assert with_secrets["fleet_artifacts_secrets_src"] == secret
     assert with_secrets["fleet_service_secrets"] is True
     assert with_secrets["fleet_artifacts_release_manifest"]["service_vars"]["fleet_service_secrets"] is True
     assert "hunter2" not in json.dumps(with_secrets, default=str)
