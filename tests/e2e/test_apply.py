@@ -6,6 +6,7 @@ share one fleet: each builds on the state the one before left."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -127,12 +128,13 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
     assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
     recap_says_nothing_changed(played.stdout, fleet)
 
-    runner = subprocess.run(
+    runner = subprocess.run(  # ansible-runner starts the ansible-playbook it finds on PATH
         [str(bin_dir / "ansible-runner"), "run", str(moved), "-p", "playbooks/deploy.yml"],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     assert runner.returncode == 0, runner.stdout[-3000:] + runner.stderr[-3000:]
     recap_says_nothing_changed(runner.stdout, fleet)
