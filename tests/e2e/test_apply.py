@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -90,6 +91,7 @@ def test_score_change_ships_only_the_script(fleet, project, docker_engine):
 
 
 def recap_says_nothing_changed(stdout: str, fleet) -> None:
+    stdout = re.sub(r"\x1b\[[0-9;]*m", "", stdout)  # ansible-runner's pty makes Ansible colour it
     recap = stdout[stdout.index("PLAY RECAP") :]
     for node in fleet.nodes:
         line = next(line for line in recap.splitlines() if line.startswith(node.host))
