@@ -13,7 +13,7 @@ alternating) and the example model:
     reference, `--rounds` times: the same, but an apply of the release already served (batch 1): what
              Ansible's checks alone do to the latency on this machine, the floor under the figures above
 
-The load is fleetdeploy.health.load (the generator the rollout tests use): `--rate` requests/s in all,
+The load is tests/load.py (the generator the rollout tests use): `--rate` requests/s in all,
 spread over every node's published scoring port on 127.0.0.1, keep-alive, no retries, bounded in
 requests and time. Each rollout must end with every node serving its release and 0 failed requests;
 otherwise the figures are still printed, and the run exits non-zero.
@@ -186,7 +186,10 @@ def measure_size(bench: Bench, source: Path, n: int) -> None:
 
 
 def measure_rollout(bench: Bench, fleet, project: Path, setting: str, releases: dict, target: str) -> Rollout:
-    from fleetdeploy.health.load import start_load
+    try:
+        from tests.load import start_load
+    except ImportError:  # a --ref from before the generator left the package
+        from fleetdeploy.health.load import start_load
 
     args = bench.args
     targets = {node.host: node.scoring_url for node in fleet.nodes}

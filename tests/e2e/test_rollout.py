@@ -42,7 +42,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fleetdeploy.health.load import LoadReport, LoadRun, VersionWatcher, start_load
 from tests.e2e.deploy_helpers import (
     EXAMPLE,
     SECRET_SCRIPT,
@@ -53,6 +52,7 @@ from tests.e2e.deploy_helpers import (
     set_rollout,
     sha256,
 )
+from tests.load import LoadReport, LoadRun, VersionWatcher, start_load
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(3600)]
 

@@ -17,7 +17,6 @@ import uuid
 import pytest
 import yaml
 
-from fleetdeploy.health.load import start_load
 from tests.e2e.deploy_helpers import (
     SECRET_SCRIPT,
     changed_tasks,
@@ -29,6 +28,7 @@ from tests.e2e.deploy_helpers import (
     seed_client,
     sha256,
 )
+from tests.load import start_load
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1800)]
 

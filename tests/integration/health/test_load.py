@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from fleetdeploy.health.load import VersionWatcher, percentile, start_load
 from tests.integration.health.misbehaving import MisbehavingServer, wait_for
+from tests.load import VersionWatcher, percentile, start_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

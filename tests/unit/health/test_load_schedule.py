@@ -4,7 +4,7 @@ workers; a slot waits for a free worker up to MAX_LAG; after a longer stall the 
 
 import pytest
 
-from fleetdeploy.health.load import MAX_LAG, _Schedule
+from tests.load import MAX_LAG, _Schedule
 
 
 def test_workers_take_consecutive_slots():
