@@ -5,7 +5,8 @@ For each fleet size N, two fresh sandboxes (nodes with Docker preinstalled, book
 alternating, so apt mirror speed stays out of the figures):
 
     fleet A: fleetdeploy apply (cold), apply again (no-op), ansible-playbook on the rendered project
-             (no-op), then a score.py-only change deployed with apply
+             (no-op), `ansible all -m ping` (the floor: one module round trip per node), then a
+             score.py-only change deployed with apply
     fleet B: ansible-playbook on a rendered project (cold)
 
 Wall time of each run comes from the real CLI and the real ansible-playbook, each started as a process
@@ -53,8 +54,8 @@ MB = 1e6
 class Run:
     """One timed run of one tool on one fleet."""
 
-    tool: str  # "fleetdeploy" | "ansible-playbook"
-    case: str  # "cold" | "no-op" | "score.py"
+    tool: str  # "fleetdeploy" | "ansible-playbook" | "ansible ping"
+    case: str  # "cold" | "no-op" | "score.py" | "ping"
     nodes: int
     seconds: float
     rx_bytes: dict[str, int]  # node -> bytes received during the run
@@ -192,8 +193,11 @@ def measure_size(bench: Bench, n: int, noop_rounds: int) -> None:
         # Other people's load on the shared cores moves single no-op figures by tens of percent: the
         # two tools take turns (fd ap, ap fd, ...) and the median of each is reported.
         for round_number in range(noop_rounds):
-            order = ("fd", "ap") if round_number % 2 == 0 else ("ap", "fd")
+            order = ("fd", "ap", "ping") if round_number % 2 == 0 else ("ping", "ap", "fd")
             for tool in order:
+                if tool == "ping":
+                    ping(bench, fleet_a, rendered)
+                    continue
                 if tool == "fd":
                     noop = apply(bench, fleet_a, project, "no-op")
                     if noop.release != cold.release:
@@ -338,6 +342,22 @@ def ansible_playbook(bench: Bench, fleet, rendered: Rendered, case: str) -> Run:
     return run
 
 
+def ping(bench: Bench, fleet, rendered: Rendered) -> Run:
+    """`ansible all -m ping` on the same inventory from the same project folder (its ansible.cfg: same
+    SSH settings, pipelining, forks): one module round trip per node, the floor a no-op is held to
+    (issue: a no-op apply within 3x of it)."""
+    command = [VENV_BIN / "ansible", "all", "-m", "ansible.builtin.ping"]
+    before, load = rx_bytes(fleet), os.getloadavg()[0]
+    label = bench.log(f"ping-{len(fleet.nodes)}").stem
+    seconds, output = timed(bench, command, label, cwd=rendered.folder / "project")
+    if output.count("SUCCESS") != len(fleet.nodes):
+        raise SystemExit(f"bench: `ansible all -m ping` did not reach every node:\n{output[-2000:]}")
+    total, ssh = received(before, rx_bytes(fleet))
+    run = Run("ansible ping", "ping", len(fleet.nodes), seconds, total, 0, (load, os.getloadavg()[0]), ssh_bytes=ssh)
+    bench.runs.append(run)
+    return run
+
+
 def timed(bench: Bench, command: list, label: str, *, cwd: Path) -> tuple[float, str]:
     """Run a command to completion; its wall time and output. Each run gets its own SSH ControlPath
     folder, so no run starts on connections an earlier one left open (ControlPersist)."""
@@ -464,15 +484,19 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
             f"(2 cores, shared); {elapsed / 60:.1f} min in all"
         ),
         "",
-        "wall seconds  fd cold  ap cold  ratio   fd no-op  ap no-op  ratio   fd around playbook  fd score.py",
+        (
+            "wall seconds  fd cold  ap cold  ratio   fd no-op  ap no-op  ratio   ping  fd no-op/ping  "
+            "fd around playbook  fd score.py"
+        ),
     ]
     for n in sizes:
         fd_cold, ap_cold = secs("fleetdeploy", "cold", n), secs("ansible-playbook", "cold", n)
         fd_noop, ap_noop = secs("fleetdeploy", "no-op", n), secs("ansible-playbook", "no-op", n)
+        pinged = secs("ansible ping", "ping", n)
         lines.append(
             f"{n} node(s)    {col(fd_cold)}  {col(ap_cold)}  {ratio(fd_cold, ap_cold)}  "
-            f"{col(fd_noop, 8)}  {col(ap_noop, 8)}  {ratio(fd_noop, ap_noop)}  {col(outside(n), 18)}  "
-            f"{col(secs('fleetdeploy', 'score.py', n), 11)}"
+            f"{col(fd_noop, 8)}  {col(ap_noop, 8)}  {ratio(fd_noop, ap_noop)}  {col(pinged, 5)}  "
+            f"{ratio(fd_noop, pinged):>13}  {col(outside(n), 18)}  {col(secs('fleetdeploy', 'score.py', n), 11)}"
         )
     lines += [
         "",
@@ -502,7 +526,8 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
         "probes); ap = ansible-playbook playbooks/deploy.yml -e @vars/fleetdeploy.yml in the rendered",
         "project/. cold = first deploy to fresh nodes (fd on fleet A, ap on fleet B); no-op = the same",
         "release again on fleet A (wall seconds: median of the interleaved rounds); score.py = one comment",
-        "appended to the entry script. fd around playbook = fd no-op wall time minus the playbook's span in",
+        "appended to the entry script. ping = `ansible all -m ping` from the same project folder (median;",
+        "the target is fd no-op within 3x of it). fd around playbook = fd no-op wall time minus the playbook's span in",
         "its job events. MB = the node's eth0 rx_bytes during the run (median over runs and nodes), all",
         "of it / what went to port 22 (an iptables counter on the node): SSH is compressed (Ansible's",
         "default ssh -C) and carries Ansible's module payloads and the data; the rest is the node's own",
