@@ -15,6 +15,7 @@ author: fleetdeploy
 
 import json
 import os
+import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
@@ -42,6 +43,23 @@ def stale_release_files(folder, kept):
     if not os.path.isdir(folder):
         return []
     return sorted(name for name in os.listdir(folder) if os.path.splitext(name)[0] not in kept)
+
+
+def stale_markers(state_dir, stale_code, stale_models):
+    """The completion markers (fleet_artifacts) of the code and model folders being removed: a marker left
+    behind would tell a later deploy of that release that its folder is complete, and it would start with
+    no code (score.py "does not exist") or no model."""
+    if not os.path.isdir(state_dir):
+        return []
+    names = {f"code-{code_hash}.done" for code_hash in stale_code}
+    patterns = [
+        re.compile(re.escape(f"model-{name}-{version}-") + r"[0-9a-f]{16}\.done")
+        for name, _, version in (item.partition("/") for item in stale_models)
+    ]
+    return sorted(
+        name for name in os.listdir(state_dir)
+        if name in names or any(pattern.fullmatch(name) for pattern in patterns)
+    )
 
 
 def main():
@@ -79,8 +97,12 @@ def main():
     stale_images = sorted(
         {manifests[rid]["data"].get("image") for rid in removed} - used_images - {None}
     )
-    changed = bool(removed or stale_code or stale_models or stale_secrets)
+    markers = stale_markers(os.path.join(root, "state"), stale_code, stale_models)
+    changed = bool(removed or stale_code or stale_models or stale_secrets or markers)
     if changed and not module.check_mode:
+        # The markers first: a folder removed halfway (a power cut) is then copied again, never trusted.
+        for name in markers:
+            os.remove(os.path.join(root, "state", name))
         for rid in removed:
             os.remove(manifests[rid]["path"])
         for name in stale_code:
@@ -90,7 +112,7 @@ def main():
         for name in stale_secrets:
             os.remove(os.path.join(secrets_dir, name))
     module.exit_json(
-        changed=changed, kept=kept, removed=removed, removed_code=stale_code,
+        changed=changed, kept=kept, removed=removed, removed_code=stale_code, removed_markers=markers,
         removed_models=stale_models, removed_secrets=stale_secrets, stale_images=stale_images,
     )
 

@@ -54,6 +54,23 @@ def test_prune_takes_the_secrets_of_removed_releases_only(tmp_path):
     assert prune.stale_release_files(str(tmp_path / "none"), ["serving"]) == []
 
 
+def test_prune_takes_the_completion_markers_of_the_folders_it_removes(tmp_path):
+    # A marker left behind made a later deploy of a pruned release skip its copy and start without score.py.
+    prune = _module("fleet_service", "fleet_prune_releases")
+    digest = "0123456789abcdef"
+    for name in (
+        "code-aaa.done",
+        "code-bbb.done",
+        f"model-mnist-1-{digest}.done",
+        f"model-mnist-2-{digest}.done",
+        f"model-mnist-1-1-{digest}.done",  # model "mnist-1" version 1: not mnist version 1's
+        "history.jsonl",
+    ):
+        (tmp_path / name).write_text("")
+    assert prune.stale_markers(str(tmp_path), ["aaa"], ["mnist/1"]) == ["code-aaa.done", f"model-mnist-1-{digest}.done"]
+    assert prune.stale_markers(str(tmp_path / "none"), ["aaa"], []) == []
+
+
 def test_lock_is_taken_once_and_only_given_back_by_its_holder(tmp_path):
     lock = _module("fleet_lock", "fleet_lock")
     path = str(tmp_path / "state" / "lock")
