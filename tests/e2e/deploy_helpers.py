@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -48,15 +47,13 @@ def set_rollout(project: Path, **rollout) -> None:
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-def fleetdeploy(*args, timeout=1200, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
+def fleetdeploy(*args, timeout=1200) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "fleetdeploy", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, **env} if env else None,
     )
 
 
