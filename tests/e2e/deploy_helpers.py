@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -47,13 +48,15 @@ def set_rollout(project: Path, **rollout) -> None:
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-def fleetdeploy(*args, timeout=1200) -> subprocess.CompletedProcess:
+def fleetdeploy(*args, timeout=1200, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "fleetdeploy", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, **env} if env else None,
     )
 
 
