@@ -60,6 +60,34 @@ def fleetdeploy(*args, timeout=1200, env: dict[str, str] | None = None) -> subpr
     )
 
 
+def wanted_release(inventory: Path, project: Path, scratch: Path) -> str:
+    """The release `apply` would deploy for the project, without touching a node: `render -o` prepares
+    it the same way and names it in the rendered vars."""
+    done = fleetdeploy("render", inventory, "-f", project / "fleetdeploy.yml", "-o", scratch)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rendered = yaml.safe_load((scratch / "project" / "vars" / "fleetdeploy.yml").read_text())
+    return rendered["fleetdeploy_release"]
+
+
+def served_release(node) -> str | None:
+    try:
+        with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
+            return json.load(answer).get("release")
+    except OSError:
+        return None
+
+
+def ensure_serving(fleet, project: Path, scratch: Path) -> subprocess.CompletedProcess | None:
+    """A baseline for tests that need the project's release on every node, not a deploy to prove:
+    `apply` unless every node already serves that release (in a full run the file before on the same
+    fleet leaves it there, and a no-op apply costs 1-2 minutes on 2 cores). Returns the apply's result,
+    or None when none was needed."""
+    release = wanted_release(fleet.inventory, project, scratch)
+    if all(served_release(node) == release for node in fleet.nodes):
+        return None
+    return fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
+
+
 def run_dir(result: subprocess.CompletedProcess) -> Path:
     found = re.search(r"run folder (\S+)", result.stdout)
     assert found, f"no run folder in the output:\n{result.stdout}\n{result.stderr}"

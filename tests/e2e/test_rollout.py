@@ -7,7 +7,8 @@ polling every node's /version proves which release each node served, in which or
 The tests run in file order and share one fleet (the one test_apply.py uses, so in a full run its nodes
 already hold the scoring image): each starts from the state the one before left.
 
-    baseline           v1 on every node (not under load: the first deploy may start from nothing)
+    baseline           v1 on every node (not under load: the first deploy may start from nothing; in a
+                       full run the fleet already serves it, and no apply is needed)
     five rollouts      v1 -> v2 -> v2' -> v1 -> v2 -> v2', 0 failed requests, each node flips each time,
                        canary first. v2 brings a secret (and a plain `env` value) that reaches score.py;
                        v2' is v2 with the secret rotated (same code, a new value: a new release, -vvv);
@@ -46,6 +47,7 @@ from tests.e2e.deploy_helpers import (
     EXAMPLE,
     SECRET_SCRIPT,
     copy_example,
+    ensure_serving,
     fleetdeploy,
     node_exec,
     secret_seen,
@@ -104,8 +106,8 @@ def with_secret(project: Path) -> Path:
 def versions(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("rollout")
     return {
-        # v1 is the example as it is, the release test_apply_faults.py leaves on this fleet: in a full run
-        # the baseline apply then changes nothing, and alone it deploys v1 as any first apply does.
+        # v1 is the example as it is, the release test_apply.py and test_apply_faults.py leave on this fleet:
+        # in a full run the baseline needs no apply, and alone it deploys v1 as any first apply does.
         "v1": copy_example(root / "v1", **FAST),
         "v2": with_secret(make_version(root / "v2", "v2", **FAST)),
         "bad": make_version(root / "bad", "bad", init_raises=True, **FAST),
@@ -205,13 +207,13 @@ def history_lines(docker_engine, node) -> int:
 
 
 @pytest.fixture(scope="module")
-def releases(fleet, versions) -> dict[str, str]:
-    """v1 on every node, deployed without load (the fleet may have served nothing before); and the
-    release ids the tests learn, by name."""
+def releases(fleet, versions, tmp_path_factory) -> dict[str, str]:
+    """v1 on every node, deployed without load (the fleet may have served nothing before; in a full run
+    it already serves v1, and no apply is needed); and the release ids the tests learn, by name."""
     set_rollout(versions["v1"], batch="100%")  # all at once: nothing to protect yet, and faster
-    result = apply(fleet, versions["v1"])
+    result = ensure_serving(fleet, versions["v1"], tmp_path_factory.mktemp("rendered"))
     set_rollout(versions["v1"], **FAST)
-    assert result.returncode == 0, output(result)
+    assert result is None or result.returncode == 0, output(result)
     served = serving(fleet)
     assert len(set(served.values())) == 1, served
     return {"v1": served["node1"]}
