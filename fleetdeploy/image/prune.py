@@ -16,7 +16,8 @@ def prune_saved_images(cache_dir: Path, *, keep: int = 3) -> list[Path]:
     folder = Path(cache_dir) / "images"
     if not folder.is_dir():
         return []
-    tarballs = sorted(folder.glob("*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
+    # *.tar: tarballs saved before they were gzipped, pruned with the rest.
+    tarballs = sorted([*folder.glob("*.tar.gz"), *folder.glob("*.tar")], key=lambda p: p.stat().st_mtime, reverse=True)
     removed = []
     for old in tarballs[keep:]:
         old.unlink(missing_ok=True)

@@ -150,8 +150,10 @@ def test_container_scores_with_mounted_script_and_model(built, docker_client, tm
 def test_save_image_writes_the_tarball_once(built, docker_client):
     first, _, _, _, cache = built
     saved = save_image(first, cache)
-    assert saved.path == cache / "images" / f"{first.image_id.removeprefix('sha256:')}.tar"
+    assert saved.path == cache / "images" / f"{first.image_id.removeprefix('sha256:')}.tar.gz"
     assert saved.size == saved.path.stat().st_size > 10_000_000 and not saved.reused
+    with open(saved.path, "rb") as raw:
+        assert raw.read(2) == b"\x1f\x8b", "the tarball is not gzipped"
     with tarfile.open(saved.path) as tar:
         assert "manifest.json" in tar.getnames()
         manifest = json.load(tar.extractfile("manifest.json"))
