@@ -45,7 +45,7 @@ def save_image(image: BuiltImage | str, cache_dir: Path) -> SavedImage:
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
         # named=True keeps the tag in the tarball, so `docker load` on a node restores it.
-        # mtime=0: the same image gives the same bytes (render -o's SHA256SUMS, rsync-friendly).
+        # mtime=0: no timestamp of ours in the header; the bytes depend on what docker save gives only.
         with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as out:
             out.writelines(found.save(named=True))
         partial.rename(path)
