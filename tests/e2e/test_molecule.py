@@ -3,10 +3,10 @@ converge, idempotence (changed=0), side effects, verify, destroy. fleet_verify h
 own: it needs a running service, and fleet_service's scenario runs it on its own (a separate scenario
 repeated that whole set-up: 177 s on a fresh machine).
 
-Measured in a fresh-machine `make test` (2026-12-01, two workers): fleet_docker 113 s (apt installs
-docker.io from Debian's mirror), fleet_image 104 s, fleet_artifacts 88 s, fleet_service 227 s (before it
-took fleet_verify in). They run in every `make test`; FLEETDEPLOY_MOLECULE=0 skips them for a quick local
-run.
+Measured in a clean-clone `make test` (2026-12-01, two workers): fleet_docker 96 s (apt installs
+docker.io from Debian's mirror), fleet_image 114 s, fleet_artifacts 77 s, fleet_service 206 s with
+fleet_verify in it (alone, the two had taken 227 s and 177 s). They run in every `make test`;
+FLEETDEPLOY_MOLECULE=0 skips them for a quick local run.
 """
 
 import os
