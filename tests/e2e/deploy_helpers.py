@@ -69,10 +69,16 @@ def wanted_release(inventory: Path, project: Path, scratch: Path) -> str:
     return rendered["fleetdeploy_release"]
 
 
+def version(node) -> dict:
+    """The node's GET /version, through its scoring port published on 127.0.0.1."""
+    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
+        return json.load(answer)
+
+
 def served_release(node) -> str | None:
+    """The release the node serves, None when it answers nothing (never deployed, or down)."""
     try:
-        with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
-            return json.load(answer).get("release")
+        return version(node).get("release")
     except OSError:
         return None
 

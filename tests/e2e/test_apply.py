@@ -10,12 +10,19 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.deploy_helpers import changed_tasks, copy_example, fleetdeploy, node_exec, run_dir, seed_client
+from tests.e2e.deploy_helpers import (
+    changed_tasks,
+    copy_example,
+    fleetdeploy,
+    node_exec,
+    run_dir,
+    seed_client,
+    version,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -46,11 +53,6 @@ def project(tmp_path_factory):
 
 def apply(fleet, project, *extra):
     return fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", *extra)
-
-
-def version(node) -> dict:
-    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
-        return json.load(answer)
 
 
 def started_at(docker_engine, node) -> str:

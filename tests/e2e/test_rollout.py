@@ -53,6 +53,7 @@ from tests.e2e.deploy_helpers import (
     secret_seen,
     set_rollout,
     sha256,
+    version,
 )
 from tests.load import LoadReport, LoadRun, VersionWatcher, start_load
 
@@ -128,11 +129,6 @@ def apply(fleet, project: Path, *extra, secret: str | None = None) -> subprocess
 
 def output(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-
-
-def version(node) -> dict:
-    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
-        return json.load(answer)
 
 
 def serving(fleet) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 import uuid
 
 import pytest
@@ -27,6 +26,7 @@ from tests.e2e.deploy_helpers import (
     secret_seen,
     seed_client,
     sha256,
+    version,
 )
 from tests.load import start_load
 
@@ -58,11 +58,6 @@ def apply(fleet, project, *extra, spec="fleetdeploy.yml"):
 
 def output(result) -> str:
     return f"exit {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-
-
-def version(node) -> dict:
-    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
-        return json.load(answer)
 
 
 def active(docker_engine, node) -> dict:
