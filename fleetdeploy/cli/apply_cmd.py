@@ -120,7 +120,7 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float,
             say=_say(console),
         )
     print_summary(console, outcome.result, verbose=bool(verbose))
-    print_rollout(console, outcome.rollout, outcome.rollback)
+    print_rollout(console, outcome.rollout)
     sys.exit(0 if outcome.succeeded else 1)
 
 

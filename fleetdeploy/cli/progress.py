@@ -297,25 +297,20 @@ def _tail(path: Path, lines: int) -> list[str]:
         return [line.rstrip("\n") for line in deque(fh, maxlen=lines)]
 
 
-def print_rollout(console: Console, rollout, rollback: RunResult | None) -> None:
+def print_rollout(console: Console, rollout) -> None:
     """How the batches went: where the rollout stopped, which nodes went back, which were never touched."""
     sizes = " -> ".join(str(len(batch.hosts)) for batch in rollout.batches)
     console.print(f"batches: {sizes or 'none'}", markup=False, highlight=False)
+    for name, back in rollout.rollbacks.items():
+        state = (
+            f"rolled back to {back.release}"
+            if back.ok
+            else f"rollback to {back.release} failed: {back.message}"
+        )
+        console.print(f"  {name}: {state}", markup=False, highlight=False)
     if not rollout.stopped:
         return
     console.print(f"rollout stopped: {rollout.stopped}", style="red", markup=False, highlight=False)
-    if rollout.rolled_back:
-        went_back = rollback.hosts if rollback else {}
-        for name in rollout.rolled_back:
-            host = went_back.get(name)
-            state = (
-                f"rolled back to {host.report.get('release') or 'its previous release'}"
-                if host and host.succeeded
-                else f"rollback failed: {_failure_text(host.failed_task, host.message)}"
-                if host
-                else "not rolled back (it served nothing before, or the run was stopped)"
-            )
-            console.print(f"  {name}: {state}", markup=False, highlight=False)
     if rollout.not_started:
         console.print(
             f"  not started (keep their release): {', '.join(rollout.not_started)}",

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetdeploy.code_selection import shipment_report
-from fleetdeploy.deploy.lock import new_holder
+from fleetdeploy.deploy.lock import local_lock, new_holder
 from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
-from fleetdeploy.deploy.rollout import RolloutReport, run_rollout
+from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
 from fleetdeploy.deploy.variables import role_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.paths import data_home
@@ -100,7 +101,6 @@ def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
 class Outcome:
     result: RunResult  # per node: the deploy's result, with the release each node serves (its /version)
     rollout: RolloutReport
-    rollback: RunResult | None  # the automatic rollback's run, when one happened
 
     @property
     def succeeded(self) -> bool:
@@ -117,79 +117,62 @@ def execute(
     lock_wait: float = 0,
     say: Callable[[str], None] = lambda line: None,
 ) -> Outcome:
-    """The rollout: lock, then the spec's batches in order (the first a canary), stopping and rolling
-    back when more nodes fail than `rollout.max_fail` allows. `stop` ends it after the current batch,
-    `cancel` at once; either way every node keeps serving a complete release."""
+    """One run of deploy.yml, which is the whole rollout (docs/rollout.md): the lock, the spec's batches
+    (the first a canary), the failure budget, the automatic rollback and the history. Here only what a
+    controller adds: its own lock, `stop` (a first Ctrl-C) turned into the playbook's stop file so the
+    rollout ends after the current batch, `cancel` to end it at once, and the lock given back on nodes a
+    run cut short never reached the end on."""
     from fleetdeploy.deploy import session
 
     rendered = render(plan_)
-    cancel = cancel or threading.Event()
-    stop = stop or threading.Event()
     hosts = [host.name for host in plan_.inventory]
     holder = new_holder("apply", plan_.prepared.release)
-    rollout_spec = plan_.spec.rollout
-    batches = [[hosts[i] for i in batch] for batch in rollout_spec.batches(len(hosts))]
-    runs: list[RunResult] = []
-    rollbacks: list[RunResult] = []
-    with session.locked(
-        rendered.private_data_dir, plan_.spec.service, hosts, holder, wait=lock_wait, say=say
-    ) as history:
-        before = served_releases(plan_.inventory, plan_.spec)
-        extravars = {"fleetdeploy_run_id": holder["run_id"]}
-
-        def deploy(batch: list[str]) -> list[str]:
-            if cancel.is_set():
-                return batch
-            say(f"batch: {', '.join(batch)}")
-            result = session.run(
-                rendered.private_data_dir,
-                rendered.playbook,
-                batch,
-                extravars,
-                verbosity=verbosity,
-                on_event=on_event,
-                cancel=cancel,
-            )
-            runs.append(result)
-            return [h for h in batch if h not in result.hosts or not result.hosts[h].succeeded]
-
-        def rollback(batch: list[str]) -> None:
-            targets = {h: before[h] for h in batch if before.get(h) and before[h] != plan_.prepared.release}
-            if cancel.is_set() or not targets:
-                return
-            say(f"rolling back {', '.join(sorted(targets))}")
-            rollbacks.append(
-                session.run(
-                    rendered.private_data_dir,
-                    "playbooks/rollback.yml",
-                    sorted(targets),
-                    {**extravars, "fleetdeploy_rollback_targets": targets},
-                    on_event=on_event,
-                )
-            )
-
-        report = run_rollout(
-            batches,
-            allowed_failures=rollout_spec.allowed_failures(len(hosts)),
-            deploy=deploy,
-            rollback=rollback,
-            rollback_mode=rollout_spec.rollback,
-            pause=lambda: stop.wait(rollout_spec.pause),
-            stop_requested=stop.is_set,
+    stop_file = plan_.run_dir / "stop"
+    extravars = {
+        "fleet_lock_holder": holder,
+        "fleet_lock_wait": int(lock_wait),
+        "fleet_rollout_stop_file": str(stop_file),
+    }
+    with local_lock(plan_.spec.service, lock_wait), _stop_file(stop or threading.Event(), stop_file):
+        result = session.run(
+            rendered.private_data_dir,
+            rendered.playbook,
+            hosts,
+            extravars,
+            verbosity=verbosity,
+            on_event=on_event,
+            cancel=cancel,
         )
-        merged = with_probes(merge_results(runs), plan_)
-        rolled = merge_results(rollbacks) if rollbacks else None
-        history.update(session.history_entries("apply", merged, before))
-        if rolled:
-            history.update(
-                session.history_entries("rollback", rolled, {h: plan_.prepared.release for h in rolled.hosts})
-            )
+        session.give_back_unrecorded(rendered.private_data_dir, result, holder)
+    session.check_lock(result, say)
+    report = rollout_report(hosts, result)
+    merged = with_probes(with_rollout_outcomes(result), plan_)
     # What `apply --retry-failed` reads back (deploy/retry.py).
     record_outcome(
         plan_.run_dir, plan_.spec.service, plan_.prepared.release, node_outcomes(hosts, merged, report)
     )
     prune_runs(plan_.run_dir.parent)
-    return Outcome(merged, report, rolled)
+    return Outcome(merged, report)
+
+
+@contextmanager
+def _stop_file(stop: threading.Event, path: Path) -> Iterator[None]:
+    """While the run goes on, `stop` being set creates `path`: deploy.yml stops before its next batch."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if stop.wait(0.2):
+                path.touch()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = None) -> dict[str, str | None]:
@@ -201,19 +184,6 @@ def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = No
     }
     probes = probe_fleet(urls, timeout=spec.health.request_timeout)
     return {name: probe.release for name, probe in probes.items()}
-
-
-def merge_results(runs: list[RunResult]) -> RunResult:
-    """One result for several runs over disjoint hosts (the batches)."""
-    from fleetdeploy.run import RunResult
-
-    if not runs:
-        return RunResult("canceled", None, {}, None)
-    hosts = {}
-    for run in runs:
-        hosts.update(run.hosts)
-    worst = next((run for run in runs if run.status != "successful"), runs[-1])
-    return replace(worst, hosts=hosts)
 
 
 def with_probes(result: RunResult, plan_: Plan) -> RunResult:

@@ -1,5 +1,6 @@
-"""Who holds a deploy: the holder record written into each node's lock (roles/fleet_lock), a local
-file lock so two runs on one controller never interleave, and telling a stale holder from a live one."""
+"""Who holds a deploy: the holder record written into each node's lock (roles/fleet_lock, which also
+takes over a lock whose holder ran on this controller and whose process is gone), and a local file lock
+so two runs on one controller never interleave."""
 
 from __future__ import annotations
 
@@ -32,20 +33,6 @@ def new_holder(action: str, release: str | None = None) -> dict:
         "action": action,
         "release": release or "",
     }
-
-
-def is_stale(holder: dict) -> bool:
-    """A holder is known to be gone only when it ran on this controller and its process is gone;
-    a holder on another machine can only be released by hand (`fleetdeploy unlock`)."""
-    if holder.get("controller") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(holder.get("pid", 0)), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError, OverflowError):
-        return False
-    return int(holder.get("pid", 0)) <= 0
 
 
 def describe(holder: dict) -> str:

@@ -24,7 +24,7 @@ def node_outcomes(hosts: list[str], result, rollout) -> dict[str, str]:
         host = result.hosts.get(name)
         if name in rollout.rolled_back:
             outcomes[name] = "rolled back"
-        elif host is None:
+        elif host is None or name in rollout.not_started:
             outcomes[name] = "not started"  # a stopped rollout or a canceled run never got to it
         elif host.unreachable:
             outcomes[name] = "unreachable"

@@ -1,14 +1,15 @@
-"""The rollout as a decision procedure: batches in order, the first one a canary, a failure budget,
-and what to roll back when the budget is spent. Pure logic: the caller supplies how a batch is
-deployed and how hosts are rolled back, so every branch is unit-tested without a fleet."""
+"""The rollout as deploy.yml reported it. The decisions themselves (canary gate, failure budget, what goes
+back) are made inside the playbook, by roles/fleet_rollout's filters, so `apply`, ansible-runner and AWX
+run the same rollout; each node's record play reports its part as `fleetdeploy_report.rollout`, read here
+into the summary apply prints and the outcomes `apply --retry-failed` reads back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
 
-RollbackMode = Literal["batch", "all", "none"]
+from fleetdeploy.run import RunResult
+
+OK = "ok"
 
 
 @dataclass
@@ -18,64 +19,74 @@ class BatchReport:
 
 
 @dataclass
+class Rollback:
+    release: str
+    ok: bool
+    message: str = ""
+
+
+@dataclass
 class RolloutReport:
     batches: list[BatchReport] = field(default_factory=list)
     stopped: str | None = None  # why the rollout stopped early, None when every batch ran
-    rolled_back: list[str] = field(default_factory=list)
+    rollbacks: dict[str, Rollback] = field(default_factory=dict)  # node -> the release it went back to
     not_started: list[str] = field(default_factory=list)
 
     @property
+    def rolled_back(self) -> list[str]:
+        return list(self.rollbacks)
+
+    @property
     def updated(self) -> list[str]:
-        failed = {host for batch in self.batches for host in batch.failed}
+        failed = set(self.failed)
         done = [host for batch in self.batches for host in batch.hosts if host not in failed]
-        return [host for host in done if host not in self.rolled_back]
+        return [host for host in done if host not in self.rollbacks]
 
     @property
     def failed(self) -> list[str]:
         return [host for batch in self.batches for host in batch.failed]
 
 
-def run_rollout(
-    batches: Sequence[Sequence[str]],
-    *,
-    allowed_failures: int,
-    deploy: Callable[[list[str]], list[str]],
-    rollback: Callable[[list[str]], None],
-    rollback_mode: RollbackMode = "batch",
-    pause: Callable[[], None] = lambda: None,
-    stop_requested: Callable[[], bool] = lambda: False,
-) -> RolloutReport:
-    """`deploy(hosts)` returns the hosts that failed; `rollback(hosts)` switches hosts back."""
+def rollout_state(result: RunResult, host: str) -> dict:
+    """What deploy.yml reported of `host`'s part in the rollout ({} when it never got that far)."""
+    found = result.hosts.get(host)
+    return dict(found.report.get("rollout") or {}) if found else {}
+
+
+def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
+    """The batches in order with their failed nodes, why the rollout stopped, what went back, and the nodes
+    never started. A run cut short (canceled, or ended by Ansible when a whole batch became unreachable)
+    reports no reason of its own: that is said here."""
+    states = {host: rollout_state(result, host) for host in hosts}
+    numbered: dict[int, list[str]] = {}
+    for host in hosts:
+        if states[host].get("batch"):
+            numbered.setdefault(int(states[host]["batch"]), []).append(host)
     report = RolloutReport()
-    failures = 0
-    for index, hosts in enumerate(batches):
-        if index and stop_requested():
-            report.stopped = "interrupted: stopped before the next batch"
-        elif index:
-            pause()
-        if report.stopped:
-            report.not_started = [host for batch in batches[index:] for host in batch]
-            break
-        failed = deploy(list(hosts))
-        report.batches.append(BatchReport(list(hosts), failed))
-        failures += len(failed)
-        more_to_come = index < len(batches) - 1
-        if failed and index == 0 and more_to_come:
-            report.stopped = f"canary batch failed on {', '.join(failed)}"
-        elif failures > allowed_failures:
-            report.stopped = f"{failures} node(s) failed, more than max_fail allows ({allowed_failures})"
-        if report.stopped:
-            report.rolled_back = _roll_back(report, rollback_mode, rollback)
-            report.not_started = [host for batch in batches[index + 1 :] for host in batch]
-            break
+    for number in sorted(numbered):
+        members = numbered[number]
+        report.batches.append(BatchReport(members, [h for h in members if states[h].get("outcome") != OK]))
+    report.stopped = next((s["stopped"] for s in states.values() if s.get("stopped")), None)
+    report.rollbacks = {
+        host: Rollback(**states[host]["rolled_back"]) for host in hosts if states[host].get("rolled_back")
+    }
+    reached = {host for host in hosts if host in result.hosts and not result.hosts[host].unreachable}
+    report.not_started = [host for host in hosts if host in reached and not states[host].get("batch")]
+    if report.not_started and not report.stopped and result.status != "successful":
+        report.stopped = (
+            "interrupted: the run was canceled" if result.status == "canceled" else "the run ended early"
+        )
     return report
 
 
-def _roll_back(report: RolloutReport, mode: RollbackMode, rollback: Callable[[list[str]], None]) -> list[str]:
-    if mode == "none":
-        return []
-    batches = report.batches[-1:] if mode == "batch" else report.batches
-    hosts = [host for batch in batches for host in batch.hosts if host not in batch.failed]
-    if hosts:
-        rollback(hosts)
-    return hosts
+def with_rollout_outcomes(result: RunResult) -> RunResult:
+    """Each node's result as the rollout saw it: a node it could not reach is unreachable (Ansible counts
+    it as `ignored`), a failed one names the task that failed rather than the task that reports it."""
+    hosts = dict(result.hosts)
+    for name, host in result.hosts.items():
+        state = host.report.get("rollout") or {}
+        if state.get("outcome") == "unreachable":
+            hosts[name] = replace(host, unreachable=True, failed_task=None, message=state.get("message"))
+        elif state.get("outcome") == "failed" and state.get("failed_task"):
+            hosts[name] = replace(host, failed_task=state["failed_task"], message=state.get("message"))
+    return replace(result, hosts=hosts)

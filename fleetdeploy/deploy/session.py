@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fleetdeploy.deploy.lock import LockHeld, describe, is_stale, local_lock
+from fleetdeploy.deploy.lock import LockHeld, describe, local_lock
 
 LOCK_PLAYBOOK = "playbooks/lock.yml"
 
@@ -54,23 +54,55 @@ def locked(
 def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, say) -> list[str]:
     result = run(private_data_dir, LOCK_PLAYBOOK, hosts, _vars(holder, wait=wait))
     held = _held(result)
-    stale = {host: info for host, info in held.items() if is_stale(info)}
-    if stale:
-        for host, info in stale.items():
-            say(f"{host}: taking over the deploy lock left by {describe(info)} (that process is gone)")
-        breaks = {info.get("run_id") for info in stale.values()}
-        retry = run(private_data_dir, LOCK_PLAYBOOK, sorted(stale), _vars(holder, wait=0, breaks=breaks))
-        held = {**{h: i for h, i in held.items() if h not in stale}, **_held(retry)}
     if held:
-        lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
         taken = [h for h in hosts if h not in held and h in result.hosts and not result.hosts[h].unreachable]
         if taken:
             run(private_data_dir, LOCK_PLAYBOOK, taken, _vars(holder, action="release"))
+    check_lock(result, say)
+    return [name for name, host in result.hosts.items() if host.unreachable]
+
+
+def check_lock(result, say: Callable[[str], None]) -> None:
+    """Says which stale locks the run took over (fleet_lock does: their holder ran on this controller and
+    its process is gone); raises LockHeld naming the holders when another deploy holds the lock."""
+    for host, info in sorted(result.hosts.items()):
+        if info.report.get("lock_taken_over"):
+            say(f"{host}: took over the deploy lock left by {describe(info.report['lock_taken_over'])} (that process is gone)")
+    held = _held(result)
+    if held:
+        lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
         raise LockHeld(
             f"another deploy holds the lock: {lines}. Wait for it (--lock-wait SECONDS), or if it is gone "
             f"for good, `fleetdeploy unlock` the inventory"
         )
-    return [name for name, host in result.hosts.items() if host.unreachable]
+
+
+def give_back_unrecorded(private_data_dir: Path, result, holder: dict) -> None:
+    """deploy.yml gives the lock back and writes the history in its last play. A run cut short (canceled,
+    or ended by Ansible when every node of a batch became unreachable) leaves nodes that never got there:
+    their lock is given back here, with a history record for those whose deploy had started."""
+    left = [
+        name
+        for name, host in result.hosts.items()
+        if (host.report.get("lock") or {}).get("locked")
+        and not (host.report.get("rollout") or {}).get("recorded")
+        and not host.unreachable
+    ]
+    if not left or _held(result):  # refused: deploy.yml gave back what it took itself
+        return
+    started = {name for name in left if (result.hosts[name].report.get("rollout") or {}).get("batch")}
+    previous = {name: (result.hosts[name].report.get("rollout") or {}).get("previous") for name in started}
+    entries = history_entries("apply", result, previous)
+    history = {name: entries[name] for name in started if name in entries}
+    for entry in history.values():
+        if entry["result"] == "ok":  # it never reached the end of its deploy
+            entry.update(result="interrupted", detail="the run ended before this node's deploy finished")
+    run(
+        private_data_dir,
+        LOCK_PLAYBOOK,
+        left,
+        {**_vars(holder, action="release"), "fleetdeploy_history": history, "fleetdeploy_run_id": holder["run_id"]},
+    )
 
 
 def _held(result) -> dict[str, dict]:

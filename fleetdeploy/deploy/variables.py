@@ -40,6 +40,7 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleetdeploy_service": spec.service,
         "fleetdeploy_runtime": spec.runtime,
         "fleetdeploy_release": prepared.release,
+        **rollout_variables(spec),
         "fleet_artifacts_service": spec.service,
         "fleet_artifacts_release": prepared.release,
         "fleet_artifacts_models": _shipped_models(prepared),
@@ -58,6 +59,17 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
             "service_vars": service_vars,
             **staged.manifest(),
         },
+    }
+
+
+def rollout_variables(spec: Spec) -> dict:
+    """The rollout as deploy.yml runs it: `serial` (Ansible's batch rules, which rollout.batch follows)
+    and fleet_rollout's gate, budget and rollback mode."""
+    return {
+        "fleetdeploy_serial": list(spec.rollout.batch),
+        "fleet_rollout_max_fail": spec.rollout.max_fail,
+        "fleet_rollout_pause": spec.rollout.pause,
+        "fleet_rollout_rollback": spec.rollout.rollback,
     }
 
 

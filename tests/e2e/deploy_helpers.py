@@ -100,17 +100,37 @@ def run_dir(result: subprocess.CompletedProcess) -> Path:
     return Path(found.group(1))
 
 
+# Roles that write on every run by design (the lock taken and given back, the history record): bookkeeping,
+# not drift.
+BOOKKEEPING_ROLES = ("fleet_lock", "fleet_history")
+
+
 def changed_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, list[str]]:
     """Per host, the names of the tasks of `playbook` that reported a change, from ansible-runner's job
-    events (the lock and history runs beside it always write: that is bookkeeping, not drift)."""
+    events, bookkeeping left out."""
     changed: dict[str, list[str]] = defaultdict(list)
     for path in sorted(run_folder.glob("artifacts/*/job_events/*.json")):
         event = json.loads(path.read_text())
         data = event.get("event_data", {})
-        if not str(data.get("playbook", "")).endswith(playbook):
+        if not str(data.get("playbook", "")).endswith(playbook) or data.get("role") in BOOKKEEPING_ROLES:
             continue
         if event.get("event") == "runner_on_ok" and data.get("res", {}).get("changed"):
             changed[data["host"]].append(data.get("task", "?"))
+    return dict(changed)
+
+
+def changed_in_output(stdout: str) -> dict[str, list[str]]:
+    """changed_tasks for Ansible's screen output (plain ansible-playbook, ansible-runner run)."""
+    stdout = re.sub(r"\x1b\[[0-9;]*m", "", stdout)  # ansible-runner's pty makes Ansible colour it
+    changed: dict[str, list[str]] = defaultdict(list)
+    task = ""
+    for line in stdout.splitlines():
+        header = re.match(r"TASK \[(.*)\] \*+", line)
+        if header:
+            task = header.group(1)
+        found = re.match(r"changed: \[([^\]]+)\]", line)
+        if found and not task.startswith(tuple(f"{role} : " for role in BOOKKEEPING_ROLES)):
+            changed[found.group(1)].append(task)
     return dict(changed)
 
 

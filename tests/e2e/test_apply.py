@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.deploy_helpers import (
+    changed_in_output,
     changed_tasks,
     copy_example,
     fleetdeploy,
@@ -27,7 +29,8 @@ from tests.e2e.deploy_helpers import (
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 # The serving slot's container (docs/rollout.md): fleetdeploy-mnist-blue or -green, named in active.json.
-ACTIVE = "/opt/fleetdeploy/mnist/state/active.json"
+SERVICE_DIR = "/opt/fleetdeploy/mnist"
+ACTIVE = f"{SERVICE_DIR}/state/active.json"
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +109,18 @@ def recap_says_nothing_changed(stdout: str, fleet) -> None:
     recap = stdout[stdout.index("PLAY RECAP") :]
     for node in fleet.nodes:
         line = next(line for line in recap.splitlines() if line.startswith(node.host))
-        assert "changed=0" in line and "failed=0" in line and "unreachable=0" in line, recap
+        assert "failed=0" in line and "unreachable=0" in line, recap
+    assert changed_in_output(stdout) == {}, "the deploy changed something, not only the lock and history"
 
 
-def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansible_runner(fleet, project, tmp_path):
+def history_lines(docker_engine, node) -> list[dict]:
+    text = node_exec(docker_engine, node, f"cat {SERVICE_DIR}/state/history.jsonl 2>/dev/null || true")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansible_runner(
+    fleet, project, tmp_path, docker_engine
+):
     """`render -o` carries what it ships: moved away from where it was written (and from the run
     folders and image cache apply uses), it runs under plain ansible-playbook and under ansible-runner
     as AWX starts it, and each finds the fleet already deployed."""
@@ -130,14 +141,34 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
     assert checked.returncode == 0, checked.stdout + checked.stderr
     bin_dir = Path(sys.executable).parent
 
-    played = subprocess.run(
-        [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"],
-        cwd=moved / "project",
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    def play() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"],
+            cwd=moved / "project",
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    # The lock is the playbook's own: another deploy holding it on one node refuses the run on all.
+    held, lock = fleet.nodes[1], f"{SERVICE_DIR}/state/lock"
+    holder = {"run_id": "awx-job-41", "user": "awx", "controller": "awx-1", "pid": 7, "action": "apply"}
+    node_exec(docker_engine, held, f"mkdir -p {lock} && echo '{json.dumps(holder)}' > {lock}/holder.json")
+    records = {node.host: history_lines(docker_engine, node) for node in fleet.nodes}
+    try:
+        refused = play()
+        assert refused.returncode != 0, refused.stdout[-3000:]
+        assert "awx@awx-1 (apply, run awx-job-41)" in refused.stdout, refused.stdout[-3000:]
+        for node in fleet.nodes:
+            assert node_exec(docker_engine, node, f"test -d {lock} && echo held || echo free") == (
+                "held" if node is held else "free"
+            ), node.host
+        assert changed_in_output(refused.stdout) == {}
+    finally:
+        node_exec(docker_engine, held, f"rm -rf {lock}")
+
+    played = play()
     assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
     recap_says_nothing_changed(played.stdout, fleet)
 
@@ -151,3 +182,43 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
     )
     assert runner.returncode == 0, runner.stdout[-3000:] + runner.stderr[-3000:]
     recap_says_nothing_changed(runner.stdout, fleet)
+    for node in fleet.nodes:  # each run without fleetdeploy is in the node's history, the refused one not
+        added = history_lines(docker_engine, node)[len(records[node.host]) :]
+        assert [(entry["action"], entry["result"]) for entry in added] == [("apply", "ok")] * 2, added
+
+
+def test_a_rendered_project_stops_at_a_failing_canary_on_its_own(fleet, project, tmp_path, docker_engine):
+    """The canary gate is the playbook's own: a release whose init() raises, rendered, copied elsewhere and
+    run with ansible-runner as AWX runs it, fails on the first node and goes no further; every node keeps
+    serving the release it served, and the failed attempt is in the canary's history."""
+    broken = copy_example(tmp_path / "broken", batch=[1, "100%"], max_fail=0)
+    script = broken / "score.py"
+    script.write_text(
+        script.read_text().replace("def init():", "def init():\n    raise RuntimeError('rendered canary test')", 1)
+    )
+    out = tmp_path / "rendered"
+    result = fleetdeploy("render", fleet.inventory, "-f", broken / "fleetdeploy.yml", "-o", out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    moved = tmp_path / "copy" / "deploy-mnist"
+    moved.parent.mkdir()
+    shutil.copytree(out, moved)
+    serving = {node.host: version(node)["release"] for node in fleet.nodes}
+    records = {node.host: history_lines(docker_engine, node) for node in fleet.nodes}
+    bin_dir = Path(sys.executable).parent
+    runner = subprocess.run(
+        [str(bin_dir / "ansible-runner"), "run", str(moved), "-p", "playbooks/deploy.yml"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    assert runner.returncode != 0, runner.stdout[-3000:]
+    assert "rendered canary test" in runner.stdout, runner.stdout[-3000:]
+    canary, *rest = fleet.nodes
+    assert {node.host: version(node)["release"] for node in fleet.nodes} == serving
+    added = history_lines(docker_engine, canary)[len(records[canary.host]) :]
+    assert [(entry["action"], entry["result"]) for entry in added] == [("apply", "failed")], added
+    assert "rendered canary test" in added[0]["detail"]
+    for node in rest:  # never started: locked and given back, nothing recorded, nothing run
+        assert history_lines(docker_engine, node) == records[node.host], node.host

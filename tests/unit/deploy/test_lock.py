@@ -1,27 +1,12 @@
-"""Telling a stale lock holder from a live one, and the controller's own lock."""
+"""The lock holder's description, and the controller's own lock (a stale holder is taken over by
+roles/fleet_lock: tests/integration/test_lock_role.py)."""
 
 import os
 import socket
-import subprocess
 
 import pytest
 
-from fleetdeploy.deploy.lock import LockHeld, describe, is_stale, local_lock, new_holder
-
-
-def test_a_holder_whose_process_is_gone_on_this_controller_is_stale():
-    child = subprocess.Popen(["true"])
-    child.wait()
-    holder = {**new_holder("apply"), "pid": child.pid}
-    assert is_stale(holder)
-
-
-def test_a_live_holder_is_not_stale():
-    assert not is_stale(new_holder("apply"))
-
-
-def test_a_holder_on_another_controller_is_never_taken_over():
-    assert not is_stale({**new_holder("apply"), "controller": socket.gethostname() + "-other", "pid": 999999})
+from fleetdeploy.deploy.lock import LockHeld, describe, local_lock, new_holder
 
 
 def test_the_holder_is_described_by_who_what_and_since():

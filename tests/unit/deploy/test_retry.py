@@ -3,7 +3,7 @@
 import pytest
 
 from fleetdeploy.deploy.retry import hosts_to_retry, node_outcomes, record_outcome
-from fleetdeploy.deploy.rollout import RolloutReport
+from fleetdeploy.deploy.rollout import Rollback, RolloutReport
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.run.results import HostResult, RunResult
 
@@ -13,14 +13,21 @@ def result(**hosts) -> RunResult:
 
 
 def test_each_node_ends_as_ok_failed_unreachable_rolled_back_or_not_started():
-    ran = result(n1=HostResult(ok=9), n2=HostResult(failed=1), n3=HostResult(unreachable=True), n4=HostResult(ok=9))
-    report = RolloutReport(rolled_back=["n4"])
-    assert node_outcomes(["n1", "n2", "n3", "n4", "n5"], ran, report) == {
+    ran = result(
+        n1=HostResult(ok=9),
+        n2=HostResult(failed=1),
+        n3=HostResult(unreachable=True),
+        n4=HostResult(ok=9),
+        n6=HostResult(ok=2),  # its lock was taken and given back; the rollout stopped before its batch
+    )
+    report = RolloutReport(rollbacks={"n4": Rollback("old", True)}, not_started=["n6"])
+    assert node_outcomes(["n1", "n2", "n3", "n4", "n5", "n6"], ran, report) == {
         "n1": "ok",
         "n2": "failed",
         "n3": "unreachable",
         "n4": "rolled back",  # it succeeded, then the stopped rollout took it back
         "n5": "not started",
+        "n6": "not started",
     }
 
 

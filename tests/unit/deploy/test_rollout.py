@@ -1,74 +1,124 @@
-"""The rollout's decisions: canary gate, failure budget, what is rolled back, interruption."""
+"""The rollout's decisions (roles/fleet_rollout/filter_plugins, as deploy.yml calls them between batches
+and after the last one) and how apply reads back what deploy.yml reported."""
 
-from fleetdeploy.deploy.rollout import run_rollout
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from fleetdeploy.deploy.rollout import rollout_report, with_rollout_outcomes
+from fleetdeploy.run.results import HostResult, RunResult
+
+PLUGIN = Path(__file__).resolve().parents[3] / "roles" / "fleet_rollout" / "filter_plugins" / "fleet_rollout.py"
 
 
-def _run(batches, failing=(), allowed=0, mode="batch", stop_after=None):
-    deployed, rolled_back = [], []
+@pytest.fixture(scope="module")
+def rollout():
+    spec = importlib.util.spec_from_file_location("fleet_rollout_filters", PLUGIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def deploy(hosts):
-        deployed.append(hosts)
-        return [host for host in hosts if host in failing]
 
-    calls = {"n": 0}
+def states(*batches, failing=(), switched=True):
+    """Hosts a..: batch numbers from the lists given, outcome failed for `failing`."""
+    return [
+        {"host": host, "batch": number, "outcome": "failed" if host in failing else "ok", "switched": switched}
+        for number, hosts in enumerate(batches, start=1)
+        for host in hosts
+    ]
 
-    def stop_requested():
-        calls["n"] += 1
-        return stop_after is not None and calls["n"] > stop_after
 
-    report = run_rollout(
-        batches,
-        allowed_failures=allowed,
-        deploy=deploy,
-        rollback=rolled_back.extend,
-        rollback_mode=mode,
-        stop_requested=stop_requested,
+def test_the_states_come_from_the_hosts_a_batch_started_on(rollout):
+    hostvars = {
+        "a": {"fleet_rollout_batch_number": "1", "fleet_rollout_outcome": "ok", "fleet_rollout_switched": True},
+        "b": {"fleet_rollout_batch_number": 2},  # dropped out mid-batch: no outcome
+        "c": {},
+    }
+    assert rollout.rollout_states(hostvars, ["a", "b", "c"]) == [
+        {"host": "a", "batch": 1, "outcome": "ok", "switched": True},
+        {"host": "b", "batch": 2, "outcome": "", "switched": False},
+    ]
+
+
+def test_nothing_stops_a_rollout_where_nothing_failed(rollout):
+    assert rollout.rollout_stop_reason(states(["a"]), 3, 0) == ""
+    assert rollout.rollout_stop_reason(states(["a"], ["b", "c"]), 3, 0) == ""
+
+
+def test_a_failed_canary_stops_the_rollout_even_within_max_fail(rollout):
+    assert rollout.rollout_stop_reason(states(["a"], failing={"a"}), 3, 1) == "canary batch failed on a"
+
+
+def test_a_node_that_dropped_out_mid_batch_counts_as_failed(rollout):
+    dropped = [{"host": "a", "batch": 1, "outcome": "", "switched": False}]
+    assert rollout.rollout_stop_reason(dropped, 3, 5) == "canary batch failed on a"
+
+
+def test_failures_within_max_fail_let_the_rollout_go_on(rollout):
+    assert rollout.rollout_stop_reason(states(["a"], ["b", "c"], failing={"b"}), 4, 1) == ""
+
+
+def test_beyond_max_fail_the_rollout_stops(rollout):
+    reason = rollout.rollout_stop_reason(states(["a"], ["b", "c"], failing={"b", "c"}), 4, 1)
+    assert reason == "2 node(s) failed, more than max_fail allows (1)"
+
+
+def test_max_fail_as_a_share_is_floored(rollout):
+    assert rollout.allowed_failures("25%", 7) == 1 and rollout.allowed_failures("10%", 5) == 0
+    assert rollout.allowed_failures(2, 5) == 2
+
+
+def test_a_single_batch_is_judged_by_max_fail_only(rollout):
+    assert rollout.rollout_stop_reason(states(["a", "b"], failing={"a"}), 2, 1) == ""
+    assert rollout.rollout_stop_reason(states(["a", "b"], failing={"a"}), 2, 0).startswith("1 node(s) failed")
+
+
+def test_a_stop_request_ends_the_rollout_before_the_next_batch(rollout):
+    assert rollout.rollout_stop_reason(states(["a"]), 3, 0, True) == "interrupted: stopped before the next batch"
+    assert rollout.rollout_stop_reason(states(["a"], ["b", "c"]), 3, 0, True) == ""  # nothing left to stop
+
+
+def test_the_last_batch_updated_nodes_go_back_by_default(rollout):
+    ran = states(["a"], ["b", "c"], failing={"b"})
+    assert rollout.rollout_rollback_hosts(ran, "batch") == ["c"]  # b went back itself when it failed
+    assert rollout.rollout_rollback_hosts(ran, "all") == ["a", "c"]
+    assert rollout.rollout_rollback_hosts(ran, "none") == []
+
+
+def test_a_node_this_run_did_not_switch_does_not_go_back(rollout):
+    assert rollout.rollout_rollback_hosts(states(["a", "b"], switched=False), "all") == []
+
+
+def _run(status="successful", **reports):
+    return RunResult(status, 0, {name: HostResult(ok=3, report=report) for name, report in reports.items()}, None)
+
+
+def test_the_report_lists_batches_rollbacks_and_nodes_never_started():
+    result = _run(
+        "failed",
+        a={"rollout": {"batch": 1, "outcome": "ok", "rolled_back": {"release": "v1", "ok": True, "message": ""}}},
+        b={"rollout": {"batch": 2, "outcome": "failed", "stopped": "canary batch failed on b"}},
+        c={"rollout": {"batch": None, "outcome": "not started"}},
     )
-    return report, deployed, rolled_back
+    report = rollout_report(["a", "b", "c", "d"], result)
+    assert [(batch.hosts, batch.failed) for batch in report.batches] == [(["a"], []), (["b"], ["b"])]
+    assert report.stopped == "canary batch failed on b"
+    assert report.rolled_back == ["a"] and report.rollbacks["a"].release == "v1"
+    assert report.not_started == ["c"]  # d was never reached: unreachable, not "not started"
+    assert report.updated == []
 
 
-def test_every_batch_runs_in_order_when_nothing_fails():
-    report, deployed, rolled_back = _run([["a"], ["b", "c"]])
-    assert deployed == [["a"], ["b", "c"]]
-    assert report.stopped is None and rolled_back == [] and report.updated == ["a", "b", "c"]
+def test_a_run_cut_short_says_so():
+    result = _run("canceled", a={"rollout": {"batch": 1}}, b={})
+    assert rollout_report(["a", "b"], result).stopped == "interrupted: the run was canceled"
 
 
-def test_a_failed_canary_stops_the_rollout_even_within_max_fail():
-    report, deployed, rolled_back = _run([["a"], ["b", "c"]], failing={"a"}, allowed=1)
-    assert deployed == [["a"]]
-    assert report.stopped == "canary batch failed on a"
-    assert report.not_started == ["b", "c"] and rolled_back == []
-
-
-def test_failures_within_max_fail_let_the_rollout_go_on():
-    report, deployed, _ = _run([["a"], ["b", "c"], ["d"]], failing={"b"}, allowed=1)
-    assert deployed == [["a"], ["b", "c"], ["d"]]
-    assert report.stopped is None and report.failed == ["b"]
-
-
-def test_beyond_max_fail_the_batch_is_rolled_back():
-    report, deployed, rolled_back = _run([["a"], ["b", "c"], ["d"]], failing={"b"}, allowed=0)
-    assert deployed == [["a"], ["b", "c"]]
-    assert rolled_back == ["c"]  # b never switched: it still serves its old release
-    assert report.not_started == ["d"] and report.updated == ["a"]
-
-
-def test_rollback_all_also_takes_back_earlier_batches():
-    _, _, rolled_back = _run([["a"], ["b", "c"]], failing={"b"}, mode="all")
-    assert rolled_back == ["a", "c"]
-
-
-def test_rollback_none_leaves_updated_nodes():
-    report, _, rolled_back = _run([["a"], ["b", "c"]], failing={"b"}, mode="none")
-    assert rolled_back == [] and report.stopped
-
-
-def test_a_single_batch_is_judged_by_max_fail_only():
-    report, _, _ = _run([["a", "b"]], failing={"a"}, allowed=1)
-    assert report.stopped is None
-
-
-def test_a_stop_request_ends_the_rollout_before_the_next_batch():
-    report, deployed, rolled_back = _run([["a"], ["b"], ["c"]], stop_after=1)
-    assert deployed == [["a"], ["b"]]
-    assert report.stopped.startswith("interrupted") and report.not_started == ["c"] and rolled_back == []
+def test_unreachable_and_failed_nodes_are_named_as_the_rollout_saw_them():
+    result = _run(
+        a={"rollout": {"batch": 1, "outcome": "unreachable", "message": "ssh: connection refused"}},
+        b={"rollout": {"batch": 1, "outcome": "failed", "failed_task": "Start", "message": "exit 1"}},
+    )
+    hosts = with_rollout_outcomes(result).hosts
+    assert hosts["a"].unreachable and hosts["a"].message == "ssh: connection refused"
+    assert (hosts["b"].failed_task, hosts["b"].message) == ("Start", "exit 1")

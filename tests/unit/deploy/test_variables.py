@@ -23,19 +23,28 @@ EXAMPLE = ROOT / "examples" / "mnist"
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 
 
-def deploy_roles(runtime: str = "docker") -> list[str]:
-    """The roles deploy.yml runs with apply's variables for `runtime` (their `when` evaluated as Ansible
-    would); others (fleet_front, fleet_lock, ...) get theirs from those roles or their own playbooks."""
+def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
+    """The roles deploy.yml imports with apply's variables for `runtime` (their `when` evaluated as Ansible
+    would), and the variables the playbook gives them itself (task `vars`, set_fact); others (fleet_front, ...) get
+    theirs from those roles."""
     plays = yaml.safe_load((ROOT / "playbooks" / "deploy.yml").read_text())
     env = jinja2.Environment()
-    roles = []
-    for play in plays:
-        for role in play.get("roles", []):
-            conditions = role.get("when", [])
+    roles, given = [], set()
+
+    def walk(tasks):
+        for task in tasks:
+            walk(task.get("block", []) + task.get("rescue", []) + task.get("always", []))
+            given.update(task.get("ansible.builtin.set_fact") or {})  # the playbook's own defaults
+            role = task.get("ansible.builtin.import_role")
+            conditions = task.get("when", [])
             conditions = conditions if isinstance(conditions, list) else [conditions]
-            if all(env.compile_expression(str(c))(fleetdeploy_runtime=runtime) for c in conditions):
-                roles.append(role["role"])
-    return roles
+            if role and all(env.compile_expression(str(c))(fleetdeploy_runtime=runtime) for c in conditions):
+                roles.append(role["name"])
+                given.update(task.get("vars") or {})
+
+    for play in plays:
+        walk(play.get("tasks", []))
+    return roles, given
 
 
 def role_options(roles: list[str] | None = None) -> dict[str, dict]:
@@ -93,10 +102,12 @@ def _prepared_of(tmp_path, spec) -> PreparedRelease:
 
 
 def test_every_required_role_option_is_given(variables):
+    roles, given = deploy_roles()
+    assert {"fleet_docker", "fleet_service", "fleet_verify", "fleet_rollout"} <= set(roles)
     missing = [
         name
-        for name, option in role_options(deploy_roles()).items()
-        if option.get("required") and name not in variables
+        for name, option in role_options(roles).items()
+        if option.get("required") and name not in variables and name not in given
     ]
     assert missing == []
 
