@@ -3,7 +3,9 @@ surface (roles/*/defaults/main.yml). The only place that knows both sides' names
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import PurePath
 
 from fleetdeploy.deploy.prepare import PreparedRelease
 from fleetdeploy.render.gpus import gpu_device_requests
@@ -16,7 +18,31 @@ def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
     if prepared.native is not None:  # venv / conda runtimes: no image, a systemd slot instead
         from fleetdeploy.native.variables import native_role_variables
 
-        return native_role_variables(spec, prepared)
+        variables = native_role_variables(spec, prepared)
+    else:
+        variables = _docker_variables(spec, prepared)
+    return {**variables, "fleet_rollout_desired": desired_digest(variables)}
+
+
+def desired_digest(variables: dict) -> str:
+    """What a deploy wants on a node, as one digest (roles/fleet_rollout's fast path compares it with the
+    node's record of its last deploy): every value but the controller's file paths (what they hold is in
+    the release id: image id, model and code hashes), and the roles' and playbooks' own code."""
+    from fleetdeploy.render import ansible_sources
+    from fleetdeploy.render.sources import sources_digest
+
+    def without_paths(value):
+        if isinstance(value, dict):
+            return {key: without_paths(item) for key, item in value.items() if not isinstance(item, PurePath)}
+        if isinstance(value, (list, tuple)):
+            return [without_paths(item) for item in value if not isinstance(item, PurePath)]
+        return value
+
+    wanted = json.dumps(without_paths(variables), sort_keys=True, default=str)
+    return hashlib.sha256(f"{wanted}\0{sources_digest(ansible_sources())}".encode()).hexdigest()
+
+
+def _docker_variables(spec: Spec, prepared: PreparedRelease) -> dict:
     service_vars = _service_variables(spec, prepared)
     image = {"image": prepared.image.tag, "image_id": prepared.image.image_id}
     return {

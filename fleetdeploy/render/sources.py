@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -35,3 +36,13 @@ def ansible_sources() -> AnsibleSources:
                 "reinstall fleetdeploy or point $FLEETDEPLOY_ANSIBLE_DIR at a checkout's top level"
             )
     return sources
+
+
+def sources_digest(sources: AnsibleSources) -> str:
+    """sha256 over every file of the roles and playbooks (path and content): a deploy recorded on a node
+    with other roles is not taken for one already there."""
+    digest = hashlib.sha256()
+    for folder in (sources.roles, sources.playbooks):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

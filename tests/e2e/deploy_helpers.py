@@ -119,6 +119,29 @@ def changed_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, l
     return dict(changed)
 
 
+# Tasks that run on the controller only: no round trip to the node.
+CONTROLLER_ONLY = {
+    f"ansible.builtin.{action}"
+    for action in ("set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec")
+}
+
+
+def node_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, list[str]]:
+    """Per host, the tasks of `playbook` that ran a module on the node itself (not on the controller, nor
+    delegated to it), from ansible-runner's job events."""
+    ran: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(run_folder.glob("artifacts/*/job_events/*.json")):
+        event = json.loads(path.read_text())
+        data = event.get("event_data", {})
+        if event.get("event") not in ("runner_on_ok", "runner_on_failed"):
+            continue
+        if not str(data.get("playbook", "")).endswith(playbook) or data.get("resolved_action") in CONTROLLER_ONLY:
+            continue
+        if "_ansible_delegated_vars" not in data.get("res", {}):
+            ran[data["host"]].append(data.get("task", "?"))
+    return dict(ran)
+
+
 def changed_in_output(stdout: str) -> dict[str, list[str]]:
     """changed_tasks for Ansible's screen output (plain ansible-playbook, ansible-runner run)."""
     stdout = re.sub(r"\x1b\[[0-9;]*m", "", stdout)  # ansible-runner's pty makes Ansible colour it

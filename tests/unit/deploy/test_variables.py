@@ -23,27 +23,45 @@ EXAMPLE = ROOT / "examples" / "mnist"
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 
 
+# Roles that only choose which runtime's roles run: the walk goes into their task files.
+DISPATCHERS = {"fleet_release"}
+
+
 def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
-    """The roles deploy.yml imports with apply's variables for `runtime` (their `when` evaluated as Ansible
-    would), and the variables the playbook gives them itself (task `vars`, set_fact); others (fleet_front, ...) get
-    theirs from those roles."""
-    plays = yaml.safe_load((ROOT / "playbooks" / "deploy.yml").read_text())
+    """The roles deploy.yml runs with apply's variables for `runtime` (their `when` evaluated as Ansible
+    would), and the variables the playbook gives them itself (task `vars`, set_fact); others (fleet_front,
+    ...) get theirs from those roles."""
     env = jinja2.Environment()
     roles, given = [], set()
 
-    def walk(tasks):
+    def walk(tasks, context, folder):
         for task in tasks:
-            walk(task.get("block", []) + task.get("rescue", []) + task.get("always", []))
+            walk(task.get("block", []) + task.get("rescue", []) + task.get("always", []), context, folder)
             given.update(task.get("ansible.builtin.set_fact") or {})  # the playbook's own defaults
-            role = task.get("ansible.builtin.import_role")
             conditions = task.get("when", [])
             conditions = conditions if isinstance(conditions, list) else [conditions]
-            if role and all(env.compile_expression(str(c))(fleetdeploy_runtime=runtime) for c in conditions):
+            if not all(env.compile_expression(str(c))(**context) for c in conditions):
+                continue
+            local = {
+                **context,
+                **{k: env.from_string(str(v)).render(context) for k, v in (task.get("vars") or {}).items()},
+            }
+            role = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role")
+            if role:
                 roles.append(role["name"])
                 given.update(task.get("vars") or {})
+                if role["name"] in DISPATCHERS:
+                    tasks_dir = ROOT / "roles" / role["name"] / "tasks"
+                    walk(yaml.safe_load((tasks_dir / "main.yml").read_text()), local, tasks_dir)
+            included = task.get("ansible.builtin.include_tasks") or task.get("ansible.builtin.import_tasks")
+            if included and folder is not None:
+                name = env.from_string(
+                    str(included.get("file") if isinstance(included, dict) else included)
+                ).render(local)
+                walk(yaml.safe_load((folder / name).read_text()), local, folder)
 
-    for play in plays:
-        walk(play.get("tasks", []))
+    for play in yaml.safe_load((ROOT / "playbooks" / "deploy.yml").read_text()):
+        walk(play.get("tasks", []), {"fleetdeploy_runtime": runtime}, None)
     return roles, given
 
 
@@ -63,6 +81,7 @@ def variables(tmp_path):
 
 
 def _example_spec(tmp_path, edit=lambda text: text) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     model = tmp_path / "model.pkl"
     model.write_bytes(b"weights")
     spec_text = (EXAMPLE / "fleetdeploy.yml").read_text().replace("model/sklearn_mnist_model.pkl", str(model))
@@ -104,6 +123,7 @@ def _prepared_of(tmp_path, spec) -> PreparedRelease:
 def test_every_required_role_option_is_given(variables):
     roles, given = deploy_roles()
     assert {"fleet_docker", "fleet_service", "fleet_verify", "fleet_rollout"} <= set(roles)
+    assert "fleet_unit" not in roles and "fleet_unit" in deploy_roles("venv")[0]
     missing = [
         name
         for name, option in role_options(roles).items()
@@ -190,3 +210,24 @@ def test_secrets_change_the_release_identity_through_their_keyed_digest(tmp_path
     assert "secrets" not in plain and "env" not in plain  # releases without them keep their ids
     assert first["secrets"]["names"] == ["DB"] and first != second
     assert "hunter2" not in json.dumps(first)
+
+
+def test_the_desired_digest_ignores_where_the_controller_keeps_files_and_follows_every_setting(tmp_path):
+    here = variables_for(tmp_path / "a")["fleet_rollout_desired"]
+    assert variables_for(tmp_path / "b")["fleet_rollout_desired"] == here  # other paths, same deploy
+    changed = variables_for(tmp_path / "c", lambda text: text.replace("workers: 1", "workers: 2"))
+    assert changed["fleet_rollout_desired"] != here
+
+
+def test_the_desired_digest_follows_the_roles_code(tmp_path, monkeypatch):
+    import shutil
+
+    here = variables_for(tmp_path / "a")["fleet_rollout_desired"]
+    copy = tmp_path / "ansible"
+    for folder in ("roles", "playbooks"):
+        shutil.copytree(ROOT / folder, copy / folder)
+    monkeypatch.setenv("FLEETDEPLOY_ANSIBLE_DIR", str(copy))
+    assert variables_for(tmp_path / "b")["fleet_rollout_desired"] == here
+    with open(copy / "roles" / "fleet_service" / "tasks" / "main.yml", "a") as tasks:
+        tasks.write("# a change\n")
+    assert variables_for(tmp_path / "c")["fleet_rollout_desired"] != here
