@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleetdeploy.ops.target import NODE_ROOT
+
 APP_ROOT = "/var/azureml-app"  # fleet_service's mount points inside the container
 MODELS_MOUNT = f"{APP_ROOT}/azureml-models"
 
@@ -46,7 +48,7 @@ _ENV_SETTINGS = {
 }
 
 
-def node_drift(report: dict, root: str = "/opt/fleetdeploy") -> list[Difference]:
+def node_drift(report: dict, root: str = NODE_ROOT) -> list[Difference]:
     """Differences between what runs on a node (fleet_inspect's report with hash_files) and the node's
     record of its active release."""
     active = report.get("active") or {}

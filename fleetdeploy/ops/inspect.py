@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fleetdeploy.deploy.apply import prune_runs
 from fleetdeploy.inventory import Inventory
-from fleetdeploy.ops.target import NODE_ROOT, Target
+from fleetdeploy.ops.target import Target
 from fleetdeploy.paths import data_home
 
 PLAYBOOK = "inspect.yml"
@@ -108,7 +108,6 @@ def inspect_nodes(
         return {}
     variables = {
         "fleet_inspect_service": target.service,
-        "fleet_inspect_root": NODE_ROOT,
         "fleet_inspect_hash_files": hash_files,
         "fleet_inspect_history_lines": history_lines,
     }

@@ -21,7 +21,7 @@ from pathlib import Path
 from fleetdeploy.become import PASSWORD_FILE as BECOME_PASSWORD_FILE
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.inventory import Host, Inventory
-from fleetdeploy.ops.target import NODE_ROOT
+from fleetdeploy.ops.target import node_root
 
 NOT_DEPLOYED_EXIT = 3  # the node script's exit status when the service is not there
 BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
@@ -71,7 +71,7 @@ class LogRequest:
     since: str | None = None  # docker's syntax: 10m, 2h, 2026-11-24T10:00:00
     follow: bool = False
     grep: str | None = None  # keep only lines containing this text
-    root: str = NODE_ROOT  # fleetdeploy's folder on the nodes
+    root: str | None = None  # fleetdeploy's folder on the nodes; None: each host's (ops.target.node_root)
 
 
 @dataclass
@@ -141,7 +141,7 @@ def node_command(host: Host, request: LogRequest, *, password: bool = False) -> 
     sudo = [] if host.user == "root" else (["sudo", "-S", "-p", ""] if password else ["sudo", "-n"])
     args = [
         request.service,
-        request.root,
+        request.root or node_root(host),
         "" if request.lines is None else str(request.lines),
         request.since or "",
         "1" if request.follow else "0",

@@ -9,7 +9,7 @@ from pathlib import Path
 from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.inventory import load_inventory
 from fleetdeploy.ops.inspect import run_on_nodes
-from fleetdeploy.ops.target import NODE_ROOT, Target
+from fleetdeploy.ops.target import Target
 
 PLAYBOOK = "remove.yml"
 
@@ -67,7 +67,6 @@ def remove_service(
     variables = {
         "fleetdeploy_service": target.service,  # for the deploy lock (playbooks/lock.yml)
         "fleet_remove_service": target.service,
-        "fleet_remove_root": NODE_ROOT,
         "fleet_remove_purge": purge,
     }
     result = run_on_nodes(

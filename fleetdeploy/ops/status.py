@@ -19,7 +19,7 @@ from fleetdeploy.health.probe import NodeProbe, probe_fleet
 from fleetdeploy.inventory import load_inventory, scoring_url
 from fleetdeploy.ops.drift import Desired, Difference, node_drift, spec_drift
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
-from fleetdeploy.ops.target import NODE_ROOT, Target
+from fleetdeploy.ops.target import Target, node_root
 
 HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED = "healthy", "unhealthy", "unreachable", "not deployed"
 STATES = (HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED)
@@ -232,7 +232,7 @@ def fleet_status(
     for name in inventory.names:
         status = assess(name, target.service, probes[name], facts.get(name))
         if drift and name in facts and facts[name].reachable and facts[name].deployed:
-            found = node_drift(facts[name].report, NODE_ROOT)
+            found = node_drift(facts[name].report, node_root(inventory.get(name)))
             if desired is not None:
                 found += spec_drift(facts[name].manifest, desired)
             status = NodeStatus(**{**status.__dict__, "drift": tuple(found)})

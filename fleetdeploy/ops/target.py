@@ -8,7 +8,13 @@ from pathlib import Path
 
 from fleetdeploy.errors import ConfigError
 
-NODE_ROOT = "/opt/fleetdeploy"  # fleet_artifacts_root's default; design.md "Node layout"
+NODE_ROOT = "/opt/fleetdeploy"  # fleetdeploy's folder on a node unless the inventory says otherwise
+
+
+def node_root(host) -> str:
+    """fleetdeploy's folder on `host`: its inventory variable `fleetdeploy_root`, which every role reads
+    too (roles/*/defaults: fleet_*_root), else /opt/fleetdeploy (design.md "Node layout")."""
+    return str(host.vars.get("fleetdeploy_root") or NODE_ROOT)
 
 
 @dataclass(frozen=True)

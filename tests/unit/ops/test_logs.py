@@ -52,6 +52,8 @@ def test_the_node_command_uses_sudo_and_the_inventory_python():
     assert command.startswith("sudo -n /usr/bin/python3 -c ")
     assert command.endswith(" mnist /opt/fleetdeploy 20 10m 1")
     assert not node_command(Host("n1", {"ansible_user": "root"}), request).startswith("sudo")
+    elsewhere = Host("n2", {"ansible_user": "root", "fleetdeploy_root": "/srv/fd"})  # as the roles read it
+    assert node_command(elsewhere, request).endswith(" mnist /srv/fd 20 10m 1")
 
 
 def test_an_unknown_node_lists_the_known_ones():

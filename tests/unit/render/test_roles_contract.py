@@ -54,3 +54,15 @@ def test_required_options_are_shown_in_defaults_comments(role):
 def test_every_variable_has_the_role_prefix(role):
     names = list(_load(role, "defaults/main.yml")) + list(_load(role, "vars/main.yml"))
     assert [n for n in names if not n.lstrip("_").startswith(role + "_")] == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_node_root_is_one_variable(role):
+    """fleetdeploy's folder on the nodes is `fleetdeploy_root` (an inventory variable the controller's
+    commands read too, ops/target.node_root), never a path written into a role's tasks or templates."""
+    for name, value in _load(role, "defaults/main.yml").items():
+        if name.endswith("_root") or name.endswith("_prefix"):
+            assert "fleetdeploy_root" in str(value), f"{role}: {name}"
+    folder = ansible_sources().roles / role
+    for path in [*folder.glob("tasks/*.yml"), *folder.glob("templates/*"), *folder.glob("vars/*.yml")]:
+        assert "/opt/fleetdeploy" not in path.read_text(), path
