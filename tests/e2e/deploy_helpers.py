@@ -94,6 +94,37 @@ def ensure_serving(fleet, project: Path, scratch: Path) -> subprocess.CompletedP
     return fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
 
 
+def render_elsewhere(inventory, project: Path, scratch: Path) -> Path:
+    """`fleetdeploy render -o`, then the folder moved to another directory, as a site commits it or copies
+    it to the machine its automation runs on: a run of it proves it carries everything it needs."""
+    written, moved = scratch / "rendered", scratch / "elsewhere" / "deploy"
+    result = fleetdeploy("render", inventory, "-f", project / "fleetdeploy.yml", "-o", written)
+    assert result.returncode == 0, result.stdout + result.stderr
+    moved.parent.mkdir(parents=True)
+    written.rename(moved)
+    return moved
+
+
+def run_rendered(folder: Path, *, runner: bool = False) -> subprocess.CompletedProcess:
+    """The rendered project without fleetdeploy: plain ansible-playbook from its project/ folder, or
+    ansible-runner on the folder as AWX starts it (it runs the ansible-playbook it finds on PATH)."""
+    bin_dir = Path(sys.executable).parent
+    if runner:
+        command, cwd = [str(bin_dir / "ansible-runner"), "run", str(folder), "-p", "playbooks/deploy.yml"], None
+    else:
+        command = [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"]
+        cwd = folder / "project"
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+
+
 def run_dir(result: subprocess.CompletedProcess) -> Path:
     found = re.search(r"run folder (\S+)", result.stdout)
     assert found, f"no run folder in the output:\n{result.stdout}\n{result.stderr}"

@@ -6,12 +6,8 @@ share one fleet: each builds on the state the one before left."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +18,9 @@ from tests.e2e.deploy_helpers import (
     fleetdeploy,
     node_exec,
     node_tasks,
+    render_elsewhere,
     run_dir,
+    run_rendered,
     seed_client,
     version,
 )
@@ -129,14 +127,10 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
 ):
     """`render -o` carries what it ships: moved away from where it was written (and from the run
     folders and image cache apply uses), it runs under plain ansible-playbook and under ansible-runner
-    as AWX starts it, and each finds the fleet already deployed."""
-    out = tmp_path / "rendered"
-    result = fleetdeploy("render", fleet.inventory, "-f", project / "fleetdeploy.yml", "-o", out)
-    assert result.returncode == 0, result.stdout + result.stderr
-    moved = tmp_path / "elsewhere" / "deploy-mnist"
-    moved.parent.mkdir()
-    out.rename(moved)
-    assert str(out) not in (moved / "project" / "vars" / "fleetdeploy.yml").read_text()
+    as AWX starts it, and each finds the fleet already deployed. Its lock is its own: another deploy
+    holding it on one node refuses the run everywhere. Each run is in every node's history."""
+    moved = render_elsewhere(fleet.inventory, project, tmp_path)
+    assert str(tmp_path / "rendered") not in (moved / "project" / "vars" / "fleetdeploy.yml").read_text()
     checked = subprocess.run(
         ["sha256sum", "-c", "--quiet", "files/SHA256SUMS"],
         cwd=moved / "project",
@@ -145,25 +139,13 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    bin_dir = Path(sys.executable).parent
 
-    def play() -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"],
-            cwd=moved / "project",
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-
-    # The lock is the playbook's own: another deploy holding it on one node refuses the run on all.
     held, lock = fleet.nodes[1], f"{SERVICE_DIR}/state/lock"
     holder = {"run_id": "awx-job-41", "user": "awx", "controller": "awx-1", "pid": 7, "action": "apply"}
     node_exec(docker_engine, held, f"mkdir -p {lock} && echo '{json.dumps(holder)}' > {lock}/holder.json")
     records = {node.host: history_lines(docker_engine, node) for node in fleet.nodes}
     try:
-        refused = play()
+        refused = run_rendered(moved)
         assert refused.returncode != 0, refused.stdout[-3000:]
         assert "awx@awx-1 (apply, run awx-job-41)" in refused.stdout, refused.stdout[-3000:]
         for node in fleet.nodes:
@@ -174,27 +156,17 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
     finally:
         node_exec(docker_engine, held, f"rm -rf {lock}")
 
-    played = play()
-    assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
-    recap_says_nothing_changed(played.stdout, fleet)
-
-    runner = subprocess.run(  # ansible-runner starts the ansible-playbook it finds on PATH
-        [str(bin_dir / "ansible-runner"), "run", str(moved), "-p", "playbooks/deploy.yml"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
-    )
-    assert runner.returncode == 0, runner.stdout[-3000:] + runner.stderr[-3000:]
-    recap_says_nothing_changed(runner.stdout, fleet)
+    for runner in (False, True):
+        done = run_rendered(moved, runner=runner)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        recap_says_nothing_changed(done.stdout, fleet)
     for node in fleet.nodes:  # each run without fleetdeploy is in the node's history, the refused one not
         added = history_lines(docker_engine, node)[len(records[node.host]) :]
         assert [(entry["action"], entry["result"]) for entry in added] == [("apply", "ok")] * 2, added
 
 
 def test_a_rendered_project_stops_at_a_failing_canary_on_its_own(fleet, project, tmp_path, docker_engine):
-    """The canary gate is the playbook's own: a release whose init() raises, rendered, copied elsewhere and
+    """The canary gate is the playbook's own: a release whose init() raises, rendered, moved elsewhere and
     run with ansible-runner as AWX runs it, fails on the first node and goes no further; every node keeps
     serving the release it served, and the failed attempt is in the canary's history."""
     broken = copy_example(tmp_path / "broken", batch=[1, "100%"], max_fail=0)
@@ -202,23 +174,10 @@ def test_a_rendered_project_stops_at_a_failing_canary_on_its_own(fleet, project,
     script.write_text(
         script.read_text().replace("def init():", "def init():\n    raise RuntimeError('rendered canary test')", 1)
     )
-    out = tmp_path / "rendered"
-    result = fleetdeploy("render", fleet.inventory, "-f", broken / "fleetdeploy.yml", "-o", out)
-    assert result.returncode == 0, result.stdout + result.stderr
-    moved = tmp_path / "copy" / "deploy-mnist"
-    moved.parent.mkdir()
-    shutil.copytree(out, moved)
+    moved = render_elsewhere(fleet.inventory, broken, tmp_path)
     serving = {node.host: version(node)["release"] for node in fleet.nodes}
     records = {node.host: history_lines(docker_engine, node) for node in fleet.nodes}
-    bin_dir = Path(sys.executable).parent
-    runner = subprocess.run(
-        [str(bin_dir / "ansible-runner"), "run", str(moved), "-p", "playbooks/deploy.yml"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
-    )
+    runner = run_rendered(moved, runner=True)
     assert runner.returncode != 0, runner.stdout[-3000:]
     assert "rendered canary test" in runner.stdout, runner.stdout[-3000:]
     canary, *rest = fleet.nodes

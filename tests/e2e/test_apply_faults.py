@@ -3,13 +3,21 @@ still deploy, the exit code is non-zero, and a node that served before keeps ser
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 
 import pytest
 import yaml
 
-from tests.e2e.deploy_helpers import copy_example, ensure_serving, fleetdeploy, node_exec, seed_client
+from tests.e2e.deploy_helpers import (
+    copy_example,
+    ensure_serving,
+    fleetdeploy,
+    node_exec,
+    seed_client,
+    served_release,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -123,3 +131,67 @@ def test_taken_port_is_a_clear_error(fleet, deployed, tmp_path, docker_engine):
     assert result.returncode != 0, output
     assert "7000" in output and node.host in output, output
     assert "prediction: [2]" in seed_client(deployed, node)
+
+
+def with_score(project, old: str, new: str):
+    script = project / "score.py"
+    text = script.read_text()
+    assert old in text
+    script.write_text(text.replace(old, new, 1))
+    return project
+
+
+def test_a_late_failure_past_max_fail_rolls_back_the_nodes_already_updated(
+    fleet, deployed, tmp_path, docker_engine
+):
+    """Batches [1, 1, 1] with rollback `all`: node1 and node2 switch to v2, node3 cannot start it (its idle
+    slot's port is taken), one failure is more than max_fail 0 allows, so node1 and node2 go back to the
+    release they served; every node ends serving it."""
+    v1 = {node.host: served_release(node) for node in fleet.nodes}
+    v2 = copy_example(tmp_path / "v2", batch=[1, 1, 1], max_fail=0, rollback="all")
+    (v2 / "score.py").write_text((v2 / "score.py").read_text() + "\n# v2 of the late-failure test\n")
+    node3 = fleet.nodes[2]
+    slot = json.loads(node_exec(docker_engine, node3, "cat /opt/fleetdeploy/mnist/state/active.json"))["slot"]
+    idle_port = {"blue": 16789, "green": 26789}["green" if slot == "blue" else "blue"]
+    node_exec(
+        docker_engine,
+        node3,
+        f"nohup python3 -m http.server {idle_port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1; "
+        f"ss -ltn | grep -q ':{idle_port} '",
+    )
+    try:
+        result = fleetdeploy("apply", fleet.inventory, "-f", v2 / "fleetdeploy.yml")
+    finally:
+        node_exec(docker_engine, node3, f"pkill -f 'http.server {idle_port}' || true")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "batches: 1 -> 1 -> 1" in output, output
+    assert "rollout stopped: 1 node(s) failed, more than max_fail allows (0)" in output, output
+    for node in fleet.nodes[:2]:
+        assert f"{node.host}: rolled back to {v1[node.host]}" in output, output
+    assert {node.host: served_release(node) for node in fleet.nodes} == v1
+    history = json.loads(
+        fleetdeploy("history", fleet.inventory, "-f", v2 / "fleetdeploy.yml", "--json").stdout
+    )["entries"]
+    for node in fleet.nodes[:2]:
+        last = [(entry["action"], entry["result"]) for entry in history if entry["node"] == node.host][-2:]
+        assert last == [("apply", "ok"), ("rollback", "ok")], history
+    assert "prediction: [2]" in seed_client(deployed, node3)
+
+
+def test_a_release_refused_by_the_parity_gate_stops_at_the_canary(fleet, deployed, tmp_path):
+    """health.parity: v2 answers the golden request differently from the serving release, so the canary
+    refuses it before any traffic reaches it; the rollout goes no further and the fleet keeps serving."""
+    v1 = {node.host: served_release(node) for node in fleet.nodes}
+    v2 = copy_example(tmp_path / "v2", batch=[1, "100%"], max_fail=0)
+    spec = yaml.safe_load((v2 / "fleetdeploy.yml").read_text())
+    spec["health"]["parity"] = {"requests": ["sample_request.json"]}
+    (v2 / "fleetdeploy.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    with_score(v2, "return y_hat.tolist()", "return [int(label) + 1 for label in y_hat.tolist()]")
+    result = fleetdeploy("apply", fleet.inventory, "-f", v2 / "fleetdeploy.yml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "answers differ from the serving release" in output and "$[0]: 2 != 3" in output, output
+    assert "rollout stopped: canary batch failed on node1" in output, output
+    assert "not started (keep their release): node2, node3" in output, output
+    assert {node.host: served_release(node) for node in fleet.nodes} == v1

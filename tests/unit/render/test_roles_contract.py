@@ -61,7 +61,7 @@ def test_the_node_root_is_one_variable(role):
     """fleetdeploy's folder on the nodes is `fleetdeploy_root` (an inventory variable the controller's
     commands read too, ops/target.node_root), never a path written into a role's tasks or templates."""
     for name, value in _load(role, "defaults/main.yml").items():
-        if name.endswith("_root") or name.endswith("_prefix"):
+        if name.endswith(("_root", "_prefix")):
             assert "fleetdeploy_root" in str(value), f"{role}: {name}"
     folder = ansible_sources().roles / role
     for path in [*folder.glob("tasks/*.yml"), *folder.glob("templates/*"), *folder.glob("vars/*.yml")]:
