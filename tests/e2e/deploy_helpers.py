@@ -153,7 +153,9 @@ def changed_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, l
 # Tasks that run on the controller only: no round trip to the node.
 CONTROLLER_ONLY = {
     f"ansible.builtin.{action}"
-    for action in ("set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec")
+    for action in (
+        "set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec", "include_role", "include_tasks"
+    )
 }
 
 
