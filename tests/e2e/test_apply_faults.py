@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -133,6 +135,17 @@ def test_taken_port_is_a_clear_error(fleet, deployed, tmp_path, docker_engine):
     assert "prediction: [2]" in seed_client(deployed, node)
 
 
+def play_order(inventory) -> list[str]:
+    """The hosts in the order a play takes them (`serial` batches follow it)."""
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "all", "-i", str(inventory), "--list-hosts"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.strip() for line in listed.splitlines()[1:] if line.strip()]
+
+
 def with_score(project, old: str, new: str):
     script = project / "score.py"
     text = script.read_text()
@@ -144,39 +157,41 @@ def with_score(project, old: str, new: str):
 def test_a_late_failure_past_max_fail_rolls_back_the_nodes_already_updated(
     fleet, deployed, tmp_path, docker_engine
 ):
-    """Batches [1, 1, 1] with rollback `all`: node1 and node2 switch to v2, node3 cannot start it (its idle
-    slot's port is taken), one failure is more than max_fail 0 allows, so node1 and node2 go back to the
+    """Batches [1, 1, 1] with rollback `all`: the first two nodes switch to v2, the last cannot start it (its
+    idle slot's port is taken), one failure is more than max_fail 0 allows, so the first two go back to the
     release they served; every node ends serving it."""
     v1 = {node.host: served_release(node) for node in fleet.nodes}
     v2 = copy_example(tmp_path / "v2", batch=[1, 1, 1], max_fail=0, rollback="all")
     (v2 / "score.py").write_text((v2 / "score.py").read_text() + "\n# v2 of the late-failure test\n")
-    node3 = fleet.nodes[2]
-    slot = json.loads(node_exec(docker_engine, node3, "cat /opt/fleetdeploy/mnist/state/active.json"))["slot"]
+    # The batches follow the play's host order (Ansible's: group by group), not the node numbers.
+    by_name = {node.host: node for node in fleet.nodes}
+    *updated, last = [by_name[name] for name in play_order(fleet.inventory)]
+    slot = json.loads(node_exec(docker_engine, last, "cat /opt/fleetdeploy/mnist/state/active.json"))["slot"]
     idle_port = {"blue": 16789, "green": 26789}["green" if slot == "blue" else "blue"]
     node_exec(
         docker_engine,
-        node3,
+        last,
         f"nohup python3 -m http.server {idle_port} --bind 127.0.0.1 >/dev/null 2>&1 & sleep 1; "
         f"ss -ltn | grep -q ':{idle_port} '",
     )
     try:
         result = fleetdeploy("apply", fleet.inventory, "-f", v2 / "fleetdeploy.yml")
     finally:
-        node_exec(docker_engine, node3, f"pkill -f 'http.server {idle_port}' || true")
+        node_exec(docker_engine, last, f"pkill -f 'http.server {idle_port}' || true")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "batches: 1 -> 1 -> 1" in output, output
     assert "rollout stopped: 1 node(s) failed, more than max_fail allows (0)" in output, output
-    for node in fleet.nodes[:2]:
+    for node in updated:
         assert f"{node.host}: rolled back to {v1[node.host]}" in output, output
     assert {node.host: served_release(node) for node in fleet.nodes} == v1
     history = json.loads(
         fleetdeploy("history", fleet.inventory, "-f", v2 / "fleetdeploy.yml", "--json").stdout
     )["entries"]
-    for node in fleet.nodes[:2]:
+    for node in updated:
         last = [(entry["action"], entry["result"]) for entry in history if entry["node"] == node.host][-2:]
         assert last == [("apply", "ok"), ("rollback", "ok")], history
-    assert "prediction: [2]" in seed_client(deployed, node3)
+    assert "prediction: [2]" in seed_client(deployed, last)
 
 
 def test_a_release_refused_by_the_parity_gate_stops_at_the_canary(fleet, deployed, tmp_path):
@@ -193,5 +208,6 @@ def test_a_release_refused_by_the_parity_gate_stops_at_the_canary(fleet, deploye
     assert result.returncode != 0, output
     assert "answers differ from the serving release" in output and "$[0]: 2 != 3" in output, output
     assert "rollout stopped: canary batch failed on node1" in output, output
-    assert "not started (keep their release): node2, node3" in output, output
+    left = next(line for line in output.splitlines() if "not started (keep their release):" in line)
+    assert sorted(left.split(":", 1)[1].replace(",", " ").split()) == ["node2", "node3"], output
     assert {node.host: served_release(node) for node in fleet.nodes} == v1
