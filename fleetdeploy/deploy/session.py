@@ -1,5 +1,7 @@
-"""A locked session on the nodes: the deploy lock taken on every targeted node (and on this controller)
-before anything changes, given back at the end however the run ends. Used by apply and rollback."""
+"""The deploy lock around runs on the nodes. `locked`: a session for the day-two operations that run as
+separate playbooks (rollback, remove): lock.yml takes the lock on every targeted node (and a file lock on
+this controller) before anything changes and gives it back at the end however the run ends. apply's lock
+is deploy.yml's own first and last play; `check_lock` and `give_back_unrecorded` are what apply adds."""
 
 from __future__ import annotations
 
