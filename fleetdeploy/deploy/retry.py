@@ -18,12 +18,13 @@ DONE = "ok"
 
 
 def node_outcomes(hosts: list[str], result, rollout) -> dict[str, str]:
-    """How each targeted node ended: ok, failed, unreachable, rolled back or not started."""
+    """How each targeted node ended: ok, failed, unreachable, rolled back (or rollback failed) or not
+    started."""
     outcomes = {}
     for name in hosts:
         host = result.hosts.get(name)
-        if name in rollout.rolled_back:
-            outcomes[name] = "rolled back"
+        if name in rollout.rollbacks:
+            outcomes[name] = "rolled back" if rollout.rollbacks[name].ok else "rollback failed"
         elif host is None or name in rollout.not_started:
             outcomes[name] = "not started"  # a stopped rollout or a canceled run never got to it
         elif host.unreachable:

@@ -70,7 +70,12 @@ def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
     report.rollbacks = {
         host: Rollback(**states[host]["rolled_back"]) for host in hosts if states[host].get("rolled_back")
     }
-    reached = {host for host in hosts if host in result.hosts and not result.hosts[host].unreachable}
+    # A node with no batch that failed was refused at the lock play (e.g. sudo): failed, not "not started".
+    reached = {
+        host
+        for host in hosts
+        if host in result.hosts and not result.hosts[host].unreachable and not result.hosts[host].failed
+    }
     report.not_started = [host for host in hosts if host in reached and not states[host].get("batch")]
     if report.not_started and not report.stopped and result.status != "successful":
         report.stopped = (

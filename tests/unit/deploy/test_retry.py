@@ -19,15 +19,17 @@ def test_each_node_ends_as_ok_failed_unreachable_rolled_back_or_not_started():
         n3=HostResult(unreachable=True),
         n4=HostResult(ok=9),
         n6=HostResult(ok=2),  # its lock was taken and given back; the rollout stopped before its batch
+        n7=HostResult(ok=9),
     )
-    report = RolloutReport(rollbacks={"n4": Rollback("old", True)}, not_started=["n6"])
-    assert node_outcomes(["n1", "n2", "n3", "n4", "n5", "n6"], ran, report) == {
+    report = RolloutReport(rollbacks={"n4": Rollback("old", True), "n7": Rollback("old", False)}, not_started=["n6"])
+    assert node_outcomes(["n1", "n2", "n3", "n4", "n5", "n6", "n7"], ran, report) == {
         "n1": "ok",
         "n2": "failed",
         "n3": "unreachable",
         "n4": "rolled back",  # it succeeded, then the stopped rollout took it back
         "n5": "not started",
         "n6": "not started",
+        "n7": "rollback failed",
     }
 
 

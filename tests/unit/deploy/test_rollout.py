@@ -101,11 +101,12 @@ def test_the_report_lists_batches_rollbacks_and_nodes_never_started():
         b={"rollout": {"batch": 2, "outcome": "failed", "stopped": "canary batch failed on b"}},
         c={"rollout": {"batch": None, "outcome": "not started"}},
     )
-    report = rollout_report(["a", "b", "c", "d"], result)
+    result.hosts["e"] = HostResult(failed=1, message="Missing sudo password")  # refused at the lock play
+    report = rollout_report(["a", "b", "c", "d", "e"], result)
     assert [(batch.hosts, batch.failed) for batch in report.batches] == [(["a"], []), (["b"], ["b"])]
     assert report.stopped == "canary batch failed on b"
     assert report.rolled_back == ["a"] and report.rollbacks["a"].release == "v1"
-    assert report.not_started == ["c"]  # d was never reached: unreachable, not "not started"
+    assert report.not_started == ["c"]  # d was never reached, e failed at the lock: neither "not started"
     assert report.updated == []
 
 
