@@ -119,13 +119,9 @@ def _held(result) -> dict[str, dict]:
     return held
 
 
-def _vars(holder: dict, *, wait: float = 0, action: str = "take", breaks: set | None = None) -> dict:
-    return {
-        "fleet_lock_holder": holder,
-        "fleet_lock_wait": int(wait),
-        "fleet_lock_break": ",".join(sorted(b for b in breaks or () if b)),
-        "fleetdeploy_lock_action": action,
-    }
+def _vars(holder: dict, *, wait: float = 0, action: str = "take") -> dict:
+    # No fleet_lock_break: fleet_lock itself takes over a lock whose holder is gone from this controller.
+    return {"fleet_lock_holder": holder, "fleet_lock_wait": int(wait), "fleetdeploy_lock_action": action}
 
 
 def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Callable[[str], None]):
