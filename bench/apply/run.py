@@ -318,7 +318,7 @@ def apply(bench: Bench, fleet, project: Path, case: str) -> ApplyRun:
 
 def ansible_playbook(bench: Bench, fleet, rendered: Rendered, case: str) -> Run:
     # As the rendered README says: from project/, with its ansible.cfg and the vars file.
-    command = [VENV_BIN / "ansible-playbook", "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"]
+    command = [VENV_BIN / "ansible-playbook", "playbooks/deploy.yml"]
     before, load = rx_bytes(fleet), os.getloadavg()[0]
     seconds, output = timed(
         bench,
@@ -533,7 +533,7 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
     lines += [
         "",
         "fd = fleetdeploy apply (the CLI: plan, release check, render, ansible-runner, /version and /score",
-        "probes); ap = ansible-playbook playbooks/deploy.yml -e @vars/fleetdeploy.yml in the rendered",
+        "probes); ap = ansible-playbook playbooks/deploy.yml in the rendered",
         "project/. cold = first deploy to fresh nodes (fd on fleet A, ap on fleet B); no-op = the same",
         "release again on fleet A (wall seconds: median of the interleaved rounds); score.py = one comment",
         "appended to the entry script. ping = `ansible all -m ping` from the same project folder (median;",

@@ -3,7 +3,11 @@
 <run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.yml, README.md; with
                      `self_contained`, files/: what ships to the nodes, and its SHA256SUMS (bundle.py)
 <run_dir>/inventory/ the user's inventory (a folder keeps its group_vars/ and host_vars/)
-<run_dir>/env/       extravars, envvars, settings (read by ansible-runner only)
+<run_dir>/env/       envvars, settings (read by ansible-runner only)
+
+The values live in vars/fleetdeploy.yml, which every playbook loads (vars_files), not in extra
+variables: extra variables outrank everything, even the set_fact with which a role switching a node
+back takes the settings of the release it goes back to.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def render_project(
         variables = bundle(variables, rendered.project_dir, origin=rendered.private_data_dir)
     data = plain_data(variables)
     _write_templates(rendered, data, forks, self_contained)
-    _write_env(rendered, data, forks, settings or {}, relocatable=self_contained)
+    _write_env(rendered, forks, settings or {}, relocatable=self_contained)
     return rendered
 
 
@@ -130,10 +134,9 @@ def _write_templates(rendered: RenderedProject, data: dict, forks: int, self_con
         path.write_text(env.get_template(template).render(context))
 
 
-def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict, *, relocatable: bool) -> None:
+def _write_env(rendered: RenderedProject, forks: int, settings: dict, *, relocatable: bool) -> None:
     env_dir = rendered.private_data_dir / "env"
     env_dir.mkdir(parents=True)
-    (env_dir / "extravars").write_text(to_yaml(data))
     # ansible-runner runs from project/, where Ansible finds ansible.cfg (and the roles and inventory it
     # names, relative to itself); absolute paths here would tie a copied folder to where it was written.
     located = {
@@ -153,5 +156,4 @@ def _write_env(rendered: RenderedProject, data: dict, forks: int, settings: dict
     # noise; someone running a rendered folder with ansible-runner wants to see it.
     quiet = {} if relocatable else {"suppress_ansible_output": True}
     (env_dir / "settings").write_text(to_yaml({**quiet, **settings}))
-    for name in ("extravars", "envvars"):
-        (env_dir / name).chmod(0o600)
+    (env_dir / "envvars").chmod(0o600)

@@ -112,7 +112,7 @@ def run_rendered(folder: Path, *, runner: bool = False) -> subprocess.CompletedP
     if runner:
         command, cwd = [str(bin_dir / "ansible-runner"), "run", str(folder), "-p", "playbooks/deploy.yml"], None
     else:
-        command = [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", "-e", "@vars/fleetdeploy.yml"]
+        command = [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml"]
         cwd = folder / "project"
     return subprocess.run(
         command,

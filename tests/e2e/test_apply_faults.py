@@ -154,14 +154,6 @@ def with_score(project, old: str, new: str):
     return project
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known limit (docs/rollout.md): inside deploy.yml the deploy's values are extra variables, which "
-    "outrank the settings fleet_service's rollback takes from the old release's manifest, so the switch back "
-    "does not happen and the rollout reports 'rollback ... failed'; fix: deploy.yml reads its vars file "
-    "with vars_files",
-)
 def test_a_late_failure_past_max_fail_rolls_back_the_nodes_already_updated(
     fleet, deployed, tmp_path, docker_engine
 ):
@@ -199,8 +191,8 @@ def test_a_late_failure_past_max_fail_rolls_back_the_nodes_already_updated(
         fleetdeploy("history", fleet.inventory, "-f", v2 / "fleetdeploy.yml", "--json").stdout
     )["entries"]
     for node in updated:
-        last = [(entry["action"], entry["result"]) for entry in history if entry["node"] == node.host][-2:]
-        assert last == [("apply", "ok"), ("rollback", "ok")], history
+        latest = [(entry["action"], entry["result"]) for entry in history if entry["node"] == node.host][-2:]
+        assert latest == [("apply", "ok"), ("rollback", "ok")], history
     assert "prediction: [2]" in seed_client(deployed, last)
 
 

@@ -89,7 +89,7 @@ def test_a_self_contained_render_names_nothing_outside_itself(tmp_path):
     shutil.move(rendered.private_data_dir, moved)
     for path in [moved / "project" / "vars" / "fleetdeploy.yml", *(moved / "env").iterdir()]:
         assert str(tmp_path) not in path.read_text(), f"{path} names a place outside the folder"
-    values = yaml.safe_load((moved / "env" / "extravars").read_text())
+    values = yaml.safe_load((moved / "project" / "vars" / "fleetdeploy.yml").read_text())
     assert (moved / "project" / values["fleet_image_archive"]).read_bytes() == b"image layers"
     # Someone running the folder with ansible-runner by hand sees Ansible's output.
     assert "suppress_ansible_output" not in yaml.safe_load((moved / "env" / "settings").read_text())
@@ -101,6 +101,6 @@ def test_apply_runs_keep_the_controller_paths(tmp_path):
     inventory.write_text("fleet:\n  hosts: {}\n")
     variables = make_release(tmp_path)
     rendered = render_project(tmp_path / "run", inventory_path=inventory, variables=variables)
-    values = yaml.safe_load((rendered.private_data_dir / "env" / "extravars").read_text())
+    values = yaml.safe_load(rendered.vars_file.read_text())
     assert values["fleet_image_archive"] == str(variables["fleet_image_archive"])
     assert not (rendered.project_dir / "files").exists()

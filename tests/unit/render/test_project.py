@@ -26,12 +26,24 @@ def test_lays_out_an_ansible_runner_private_data_dir(tmp_path, inventory):
     for role in ("fleet_docker", "fleet_image", "fleet_artifacts", "fleet_service", "fleet_verify"):
         assert (rendered.project_dir / "roles" / role / "tasks" / "main.yml").is_file()
     assert (rendered.inventory_dir / "inventory.yml").read_text() == inventory.read_text()
-    assert yaml.safe_load((rendered.private_data_dir / "env" / "extravars").read_text()) == VARIABLES
 
 
-def test_vars_file_holds_the_same_values_as_extravars(tmp_path, inventory):
+def test_the_values_are_in_the_vars_file_only_never_extra_variables(tmp_path, inventory):
+    # Extra variables would outrank the set_fact with which a role switching a node back takes the
+    # settings of the release it goes back to.
     rendered = render_project(tmp_path / "run", inventory_path=inventory, variables=VARIABLES)
     assert yaml.safe_load(rendered.vars_file.read_text()) == VARIABLES
+    assert not (rendered.private_data_dir / "env" / "extravars").exists()
+
+
+def test_every_play_of_every_playbook_loads_the_vars_file(tmp_path, inventory):
+    rendered = render_project(tmp_path / "run", inventory_path=inventory, variables=VARIABLES)
+    playbooks = sorted((rendered.project_dir / "playbooks").glob("*.yml"))
+    assert playbooks
+    for playbook in playbooks:
+        for play in yaml.safe_load(playbook.read_text()):
+            loaded = [(playbook.parent / path).resolve() for path in play.get("vars_files", [])]
+            assert loaded == [rendered.vars_file], f"{playbook.name}: play {play['name']!r}"
 
 
 def test_ansible_cfg_keeps_host_key_checking_and_finds_inventory_and_roles(tmp_path, inventory):
@@ -54,13 +66,13 @@ def test_envvars_configure_ansible_under_runner(tmp_path, inventory):
     assert envvars["ANSIBLE_FORKS"] == "3"
     assert envvars["ANSIBLE_CONFIG"] == str(rendered.project_dir / "ansible.cfg")
     assert yaml.safe_load((env_dir / "settings").read_text())["suppress_ansible_output"] is True
-    assert stat.S_IMODE((env_dir / "extravars").stat().st_mode) == 0o600
+    assert stat.S_IMODE((env_dir / "envvars").stat().st_mode) == 0o600
 
 
 def test_readme_tells_how_to_run_with_plain_ansible_playbook(tmp_path, inventory):
     rendered = render_project(tmp_path / "run", inventory_path=inventory, variables={})
     assert (
-        "ansible-playbook playbooks/deploy.yml -e @vars/fleetdeploy.yml"
+        "ansible-playbook playbooks/deploy.yml\n"
         in (rendered.project_dir / "README.md").read_text()
     )
 
