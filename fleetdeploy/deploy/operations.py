@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetdeploy.deploy.apply import new_run_dir, prune_runs, served_releases
-from fleetdeploy.deploy.lock import new_holder
+from fleetdeploy.deploy.apply import new_run_dir, prune_runs
+from fleetdeploy.deploy.lock import local_lock, new_holder
 from fleetdeploy.deploy.variables import service_operation_variables
 from fleetdeploy.inventory import Inventory, load_inventory
 from fleetdeploy.spec import load_spec
@@ -52,24 +52,23 @@ def rollback(
     cancel: threading.Event | None = None,
     say: Callable[[str], None] = lambda line: None,
 ):
-    """Every node back to `to`, or to the release it served before its current one."""
+    """Every node back to `to`, or to the release it served before its current one. rollback.yml is the
+    whole operation (the lock on every node or on none, the switch, the check, each node's history, the
+    lock given back); here only this controller's own lock and its holder record."""
     from fleetdeploy.deploy import session
 
     holder = new_holder("rollback", to)
-    with session.locked(
-        op.private_data_dir, op.spec.service, op.hosts, holder, wait=lock_wait, say=say
-    ) as history:
-        before = served_releases(op.inventory, op.spec)
+    with local_lock(op.spec.service, lock_wait):
         result = session.run(
             op.private_data_dir,
             "playbooks/rollback.yml",
             op.hosts,
-            {"fleetdeploy_rollback_to": to or "", "fleetdeploy_run_id": holder["run_id"]},
+            {"fleet_lock_holder": holder, "fleet_lock_wait": int(lock_wait), "fleetdeploy_rollback_to": to or ""},
             on_event=on_event,
             cancel=cancel,
         )
-        history.update(session.history_entries("rollback", result, before))
-        return result
+    session.check_lock(result, say)
+    return result
 
 
 def releases(op: Operation, *, on_event: Callable | None = None):

@@ -1,16 +1,15 @@
-"""The deploy lock around runs on the nodes. `locked`: a session for the day-two operations that run as
-separate playbooks (rollback, remove): lock.yml takes the lock on every targeted node (and a file lock on
-this controller) before anything changes and gives it back at the end however the run ends. apply's lock
-is deploy.yml's own first and last play; `check_lock` and `give_back_unrecorded` are what apply adds."""
+"""What the controller adds to the deploy lock, which the playbooks take and give back themselves (deploy.yml,
+rollback.yml, remove.yml: their first and last plays): `check_lock` names the holders of a refused run and
+the stale locks taken over; `give_back_unrecorded` releases the nodes a run cut short never reached the
+end on."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from fleetdeploy.deploy.lock import LockHeld, describe, local_lock
+from fleetdeploy.deploy.lock import LockHeld, describe
 
 LOCK_PLAYBOOK = "playbooks/lock.yml"
 
@@ -19,49 +18,6 @@ def run(private_data_dir: Path, playbook: str, hosts: list[str], extravars: dict
     from fleetdeploy.run import run_playbook
 
     return run_playbook(private_data_dir, playbook, limit=",".join(hosts), extravars=extravars, **kwargs)
-
-
-@contextmanager
-def locked(
-    private_data_dir: Path,
-    service: str,
-    hosts: list[str],
-    holder: dict,
-    *,
-    wait: float = 0,
-    say: Callable[[str], None] = lambda line: None,
-) -> Iterator[dict[str, dict]]:
-    """Yields a dict the caller fills with each node's history entry (history_entries): they are appended
-    to the nodes' history by the same Ansible run that gives the lock back, one run fewer per deploy.
-    Hosts that cannot be reached to take the lock are still tried by the deploy, so their failure is
-    reported with its real cause; the lock is given back on the others."""
-    with local_lock(service, wait):
-        unreachable = _take(private_data_dir, hosts, holder, wait, say)
-        history: dict[str, dict] = {}
-        try:
-            yield history
-        finally:
-            # Never canceled: whatever stopped the run, the lock goes back (a node whose lock another run
-            # holds keeps it: fleet_lock gives back only this run's).
-            targets = sorted({host for host in hosts if host not in unreachable} | set(history))
-            if targets:
-                release = {
-                    **_vars(holder, action="release"),
-                    "fleetdeploy_history": history,
-                    "fleetdeploy_run_id": holder["run_id"],
-                }
-                run(private_data_dir, LOCK_PLAYBOOK, targets, release)
-
-
-def _take(private_data_dir: Path, hosts: list[str], holder: dict, wait: float, say) -> list[str]:
-    result = run(private_data_dir, LOCK_PLAYBOOK, hosts, _vars(holder, wait=wait))
-    held = _held(result)
-    if held:
-        taken = [h for h in hosts if h not in held and h in result.hosts and not result.hosts[h].unreachable]
-        if taken:
-            run(private_data_dir, LOCK_PLAYBOOK, taken, _vars(holder, action="release"))
-    check_lock(result, say)
-    return [name for name, host in result.hosts.items() if host.unreachable]
 
 
 def check_lock(result, say: Callable[[str], None]) -> None:
@@ -103,7 +59,12 @@ def give_back_unrecorded(private_data_dir: Path, result, holder: dict) -> None:
         private_data_dir,
         LOCK_PLAYBOOK,
         left,
-        {**_vars(holder, action="release"), "fleetdeploy_history": history, "fleetdeploy_run_id": holder["run_id"]},
+        {
+            "fleet_lock_holder": holder,
+            "fleetdeploy_lock_action": "release",
+            "fleetdeploy_history": history,
+            "fleetdeploy_run_id": holder["run_id"],
+        },
     )
 
 
@@ -117,11 +78,6 @@ def _held(result) -> dict[str, dict]:
         if not host.unreachable and host.failed and "lock" in host.report and not lock.get("locked"):
             held[name] = lock.get("holder") or {}
     return held
-
-
-def _vars(holder: dict, *, wait: float = 0, action: str = "take") -> dict:
-    # No fleet_lock_break: fleet_lock itself takes over a lock whose holder is gone from this controller.
-    return {"fleet_lock_holder": holder, "fleet_lock_wait": int(wait), "fleetdeploy_lock_action": action}
 
 
 def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Callable[[str], None]):

@@ -7,7 +7,6 @@ runs out)."""
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import socket
 from dataclasses import dataclass
@@ -83,13 +82,21 @@ def run_on_nodes(
     }
     rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
     if lock is None:
-        held = contextlib.nullcontext()
-    else:
-        from fleetdeploy.deploy import session
-
-        held = session.locked(rendered.private_data_dir, service, limit.split(","), lock, wait=lock_wait)
-    with held:
         result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
+    else:
+        from fleetdeploy.deploy.lock import local_lock
+        from fleetdeploy.deploy.session import check_lock
+
+        # The playbook takes the lock on every node or on none and gives it back (remove.yml).
+        with local_lock(service, lock_wait):
+            result = run_playbook(
+                rendered.private_data_dir,
+                rendered.playbook,
+                limit=limit,
+                on_event=on_event,
+                extravars={"fleet_lock_holder": lock, "fleet_lock_wait": int(lock_wait)},
+            )
+        check_lock(result, lambda line: None)
     prune_runs(run_dir.parent, keep=OPS_RUNS_KEPT)
     return result
 

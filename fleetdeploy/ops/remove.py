@@ -65,7 +65,6 @@ def remove_service(
     """Raises LockHeld, touching nothing, while an apply or rollback of the service holds a node."""
     inventory = load_inventory(inventory_path, limit=limit)
     variables = {
-        "fleetdeploy_service": target.service,  # for the deploy lock (playbooks/lock.yml)
         "fleet_remove_service": target.service,
         "fleet_remove_purge": purge,
     }

@@ -318,7 +318,11 @@ def assert_secret_files_are_closed(fleet, docker_engine, release: str) -> None:
         assert modes.splitlines() == ["750 root root", "700 root", "640 root 10001"], f"{node.host}: {modes}"
 
 
-def test_rollback_command_switches_every_node_back_under_load(fleet, versions, releases, secret_values):
+def test_rollback_command_switches_every_node_back_under_load(
+    fleet, versions, releases, secret_values, docker_engine
+):
+    """rollback.yml is the whole operation: the switch under load, each node's history record (what it
+    served before, what it serves now) and the lock given back, in one playbook run."""
     latest = secret_values["v2'"]
     with under_load(fleet, max_seconds=900) as loaded:
         # Rolling back from v2' reads v2's spec, as it was last applied: with v2''s value.
@@ -328,6 +332,12 @@ def test_rollback_command_switches_every_node_back_under_load(fleet, versions, r
         assert result.returncode == 0, output(result)
     assert_nothing_failed(loaded, "rollback")
     assert serving(fleet) == {node.host: releases["v2"] for node in fleet.nodes}
+    for node in fleet.nodes:
+        last = json.loads(node_exec(docker_engine, node, f"tail -n 1 {STATE}/history.jsonl"))
+        assert (last["action"], last["result"], last["release"], last["previous"]) == (
+            "rollback", "ok", releases["v2"], releases["v2'"]
+        ), last
+        assert node_exec(docker_engine, node, f"test -e {STATE}/lock && echo held || echo free") == "free"
     # The secret value goes back with its release: the old value, from the release's own file.
     assert {secret_seen(node)["sha256"] for node in fleet.nodes} == {sha256(secret_values["v2"])}
     assert not any(value in result.stdout + result.stderr for value in secret_values.values())

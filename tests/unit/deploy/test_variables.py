@@ -50,6 +50,10 @@ def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
             if role:
                 roles.append(role["name"])
                 given.update(task.get("vars") or {})
+                if role.get("tasks_from"):  # e.g. fleet_lock's holder: the facts it sets for the next roles
+                    entry = ROOT / "roles" / role["name"] / "tasks" / f"{role['tasks_from']}.yml"
+                    for step in yaml.safe_load(entry.read_text()):
+                        given.update(step.get("ansible.builtin.set_fact") or {})
                 if role["name"] in DISPATCHERS:
                     tasks_dir = ROOT / "roles" / role["name"] / "tasks"
                     walk(yaml.safe_load((tasks_dir / "main.yml").read_text()), local, tasks_dir)
