@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from fleetdeploy.code_selection import shipment_report
 from fleetdeploy.deploy.lock import local_lock, new_holder
-from fleetdeploy.deploy.prepare import PreparedRelease, Say, prepare_release
+from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
-from fleetdeploy.deploy.variables import role_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.paths import data_home
+from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
 

@@ -1,5 +1,8 @@
-"""The role variables of one deploy: the spec and a prepared release mapped onto the roles' public
-surface (roles/*/defaults/main.yml). The only place that knows both sides' names."""
+"""The role variables every runtime shares: the release's identity and artifacts (fleet_artifacts), the
+rollout (deploy.yml's serial, fleet_rollout), the check from the controller (fleet_verify), the digest of
+what a deploy wants; and the few values the day-two operations need. Each runtime adds its own roles'
+(fleetdeploy.runtimes). With those, the only place that knows both the spec's and the roles' names
+(roles/*/defaults/main.yml)."""
 
 from __future__ import annotations
 
@@ -7,21 +10,8 @@ import hashlib
 import json
 from pathlib import PurePath
 
-from fleetdeploy.deploy.prepare import PreparedRelease
-from fleetdeploy.render.gpus import gpu_device_requests
+from fleetdeploy.deploy.release import PreparedRelease
 from fleetdeploy.spec.model import Spec
-
-
-def role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
-    """Every value the roles get. A file or folder on the controller that ships to the nodes is a Path
-    (render/bundle.py carries those into a self-contained project); text is a str."""
-    if prepared.native is not None:  # venv / conda runtimes: no image, a systemd slot instead
-        from fleetdeploy.native.variables import native_role_variables
-
-        variables = native_role_variables(spec, prepared)
-    else:
-        variables = _docker_variables(spec, prepared)
-    return {**variables, "fleet_rollout_desired": desired_digest(variables)}
 
 
 def desired_digest(variables: dict) -> str:
@@ -40,22 +30,6 @@ def desired_digest(variables: dict) -> str:
 
     wanted = json.dumps(without_paths(variables), sort_keys=True, default=str)
     return hashlib.sha256(f"{wanted}\0{sources_digest(ansible_sources())}".encode()).hexdigest()
-
-
-def _docker_variables(spec: Spec, prepared: PreparedRelease) -> dict:
-    service_vars = _service_variables(spec, prepared)
-    image = {"image": prepared.image.tag, "image_id": prepared.image.image_id}
-    return {
-        **release_variables(spec, prepared, service_vars=service_vars, manifest=image),
-        # fleet_image
-        "fleet_image_name": prepared.image.tag,
-        "fleet_image_id": prepared.image.image_id,
-        "fleet_image_service": spec.service,
-        "fleet_image_source": "registry" if spec.registry else "archive",
-        "fleet_image_archive": prepared.archive.path if prepared.archive else "",
-        **service_vars,
-        **verify_variables(spec),
-    }
 
 
 def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: dict, manifest: dict) -> dict:
@@ -131,37 +105,4 @@ def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
         "fleet_verify_sample_request": sample,
         "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
         "fleet_verify_request_timeout": int(spec.health.request_timeout),
-    }
-
-
-def _service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
-    """fleet_service's variables: how the release's container runs (kept in its manifest on the node)."""
-    staged = prepared.staged
-    return {
-        "fleet_service_name": spec.service,
-        "fleet_service_image": prepared.image.tag,
-        "fleet_service_release": prepared.release,
-        "fleet_service_models": [{"name": m.name, "version": m.version} for m in staged.models],
-        "fleet_service_code_hash": staged.code_hash,
-        "fleet_service_entry_script": staged.entry_script,
-        "fleet_service_port": spec.port,
-        "fleet_service_slot_ports": spec.rollout.slot_ports_for(spec.port),
-        "fleet_service_parity_requests": spec.health.parity.bodies(),
-        "fleet_service_parity_abs_tolerance": spec.health.parity.abs_tolerance,
-        "fleet_service_parity_rel_tolerance": spec.health.parity.rel_tolerance,
-        "fleet_service_strategy": spec.rollout.strategy,
-        "fleet_service_keep_releases": spec.rollout.keep_releases,
-        "fleet_service_warmup_cpu_shares": spec.rollout.warmup_cpu_shares,
-        "fleet_service_cpus": spec.resources.cpus or 0,
-        # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
-        "fleet_service_memory": str(spec.resources.memory or ""),
-        "fleet_service_device_requests": gpu_device_requests(spec.resources.gpus),
-        "fleet_service_workers": spec.server.workers,
-        "fleet_service_timeout": int(spec.server.timeout),
-        "fleet_service_max_body": str(spec.server.max_body),
-        "fleet_service_log_level": spec.server.log_level,
-        "fleet_service_sample_request": spec.health.sample_request_body() or "",
-        "fleet_service_ready_timeout": int(spec.health.ready_timeout),
-        "fleet_service_env": dict(spec.env),
-        "fleet_service_secrets": prepared.secrets_file is not None,
     }

@@ -1,6 +1,6 @@
-"""The role variables of a venv or conda deploy: fleet_artifacts as for Docker, then fleet_venv or
-fleet_conda (the environment) and fleet_unit (the systemd slot and the switch) instead of
-fleet_docker, fleet_image and fleet_service."""
+"""The role variables only venv and conda deploys have: fleet_venv or fleet_conda (the environment) and
+fleet_unit (the systemd slot and the switch), in the place of Docker's fleet_docker, fleet_image and
+fleet_service (fleetdeploy.runtimes.native puts them together with the shared ones)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ from typing import TYPE_CHECKING
 from fleetdeploy.spec.model import Spec
 
 if TYPE_CHECKING:
-    from fleetdeploy.deploy.prepare import PreparedRelease
-
-
-def native_role_variables(spec: Spec, prepared: PreparedRelease) -> dict:
-    from fleetdeploy.deploy.variables import release_variables, verify_variables
-
-    unit_vars = unit_variables(spec, prepared)
-    return {
-        **release_variables(
-            spec, prepared, service_vars=unit_vars, manifest={"env_hash": prepared.native.env_hash}
-        ),
-        # The service user's group may enter the service's folder, where its environment is.
-        "fleet_artifacts_group": spec.node_runtime.user,
-        **environment_variables(spec, prepared),
-        **unit_vars,
-        **verify_variables(spec),
-    }
+    from fleetdeploy.deploy.release import PreparedRelease
 
 
 def environment_variables(spec: Spec, prepared: PreparedRelease) -> dict:
     """fleet_venv's or fleet_conda's variables: how the node builds the release's environment."""
-    native = prepared.native
+    native = prepared.runs_from
     if spec.runtime == "venv":
         venv = spec.node_runtime.venv
         return {
@@ -67,7 +51,7 @@ def unit_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_unit_service": spec.service,
         "fleet_unit_release": prepared.release,
         "fleet_unit_runtime": spec.runtime,
-        "fleet_unit_env_hash": prepared.native.env_hash,
+        "fleet_unit_env_hash": prepared.runs_from.env_hash,
         "fleet_unit_user": spec.node_runtime.user,
         "fleet_unit_models": [{"name": m.name, "version": str(m.version)} for m in staged.models],
         "fleet_unit_code_hash": staged.code_hash,

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from fleetdeploy.artifacts import stage_spec_artifacts
-from fleetdeploy.deploy.prepare import release_settings
+from fleetdeploy.deploy.release import release_settings
 from fleetdeploy.ops.drift import Desired
 from fleetdeploy.spec import load_spec
 

@@ -2,7 +2,7 @@
 machine, or into the repository an AWX project syncs.
 
 The role variables name each controller file that ships to the nodes as a Path (the image tarball, the
-models, the code archive, a venv's files and wheelhouse...: deploy/variables.py). `bundle` links or
+models, the code archive, a venv's files and wheelhouse...: fleetdeploy.runtimes). `bundle` links or
 copies each one under project/files/, names it there by a path relative to project/ (the roles resolve
 such a path against the project: `playbook_dir | dirname`), and lists every bundled file's sha256 in
 project/files/SHA256SUMS, which `sha256sum -c` checks. The secrets' file is never bundled: a folder

@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from fleetdeploy.artifacts import ModelInput, stage_artifacts
-from fleetdeploy.deploy.prepare import PreparedRelease, container_settings
-from fleetdeploy.deploy.variables import role_variables
+from fleetdeploy.deploy.release import PreparedRelease, container_settings
 from fleetdeploy.image import BuiltImage, SavedImage
 from fleetdeploy.render.variables import plain_data
+from fleetdeploy.runtimes import role_variables
+from fleetdeploy.runtimes.docker import ImageRelease
 from fleetdeploy.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,7 +122,7 @@ def _prepared_of(tmp_path, spec) -> PreparedRelease:
         True,
     )
     archive = SavedImage(tmp_path / "image.tar", 10, image.image_id, reused=False)
-    return PreparedRelease("0123456789ab", image, archive, staged, container_settings(spec))
+    return PreparedRelease("0123456789ab", staged, container_settings(spec), ImageRelease(image, archive))
 
 
 def test_every_required_role_option_is_given(variables):

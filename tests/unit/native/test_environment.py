@@ -116,9 +116,9 @@ def test_the_wheelhouse_asks_pip_for_wheels_of_the_nodes_python_and_platform(tmp
 @pytest.mark.parametrize("runtime", ["venv", "conda"])
 def test_role_variables_map_the_release_onto_the_native_roles(tmp_path, runtime):
     from fleetdeploy.artifacts import stage_spec_artifacts
-    from fleetdeploy.deploy.prepare import PreparedRelease
-    from fleetdeploy.deploy.variables import role_variables
+    from fleetdeploy.deploy.release import PreparedRelease
     from fleetdeploy.native.prepare import NativeRelease, native_release_id
+    from fleetdeploy.runtimes import role_variables
 
     spec = spec_with(tmp_path, runtime=runtime, resources={"cpus": 1.5, "memory": "1g"})
     environment = resolve_native_environment(spec, "serverhash")
@@ -126,7 +126,7 @@ def test_role_variables_map_the_release_onto_the_native_roles(tmp_path, runtime)
     staged = stage_spec_artifacts(spec, tmp_path / "run" / "staged")
     release = native_release_id(native, staged, {"runtime": runtime})
     variables = role_variables(
-        spec, PreparedRelease(release, None, None, staged, {"runtime": runtime}, native)
+        spec, PreparedRelease(release, staged, {"runtime": runtime}, native)
     )
     assert variables["fleetdeploy_runtime"] == runtime
     assert not any(name.startswith(("fleet_image_", "fleet_service_", "fleet_docker_")) for name in variables)
