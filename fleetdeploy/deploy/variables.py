@@ -62,6 +62,22 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
     }
 
 
+def server_variables(prefix: str, spec: Spec, prepared: PreparedRelease) -> dict:
+    """How the scoring server runs, the same in a container (prefix fleet_service_) and in a systemd
+    unit (fleet_unit_): its options, the readiness check, the environment, whether secrets ship."""
+    values = {
+        "workers": spec.server.workers,
+        "timeout": int(spec.server.timeout),
+        "max_body": str(spec.server.max_body),
+        "log_level": spec.server.log_level,
+        "sample_request": spec.health.sample_request_body() or "",
+        "ready_timeout": int(spec.health.ready_timeout),
+        "env": dict(spec.env),
+        "secrets": prepared.secrets_file is not None,
+    }
+    return {prefix + name: value for name, value in values.items()}
+
+
 def rollout_variables(spec: Spec) -> dict:
     """The rollout as deploy.yml runs it: `serial` (Ansible's batch rules, which rollout.batch follows)
     and fleet_rollout's gate, budget and rollback mode."""

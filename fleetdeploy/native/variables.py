@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fleetdeploy.deploy.variables import server_variables
 from fleetdeploy.spec.model import Spec
 
 if TYPE_CHECKING:
@@ -61,14 +62,7 @@ def unit_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_unit_cpus": spec.resources.cpus or 0,
         "fleet_unit_memory": spec.resources.memory or 0,
         "fleet_unit_gpus": spec.resources.gpus != 0,
-        "fleet_unit_workers": spec.server.workers,
-        "fleet_unit_timeout": int(spec.server.timeout),
-        "fleet_unit_max_body": str(spec.server.max_body),
-        "fleet_unit_log_level": spec.server.log_level,
-        "fleet_unit_sample_request": spec.health.sample_request_body() or "",
-        "fleet_unit_ready_timeout": int(spec.health.ready_timeout),
-        "fleet_unit_env": dict(spec.env),
-        "fleet_unit_secrets": prepared.secrets_file is not None,
+        **server_variables("fleet_unit_", spec, prepared),
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fleetdeploy.artifacts import release_id, stage_spec_artifacts
 from fleetdeploy.deploy.release import PreparedRelease, Say, release_settings
-from fleetdeploy.deploy.variables import release_variables, verify_variables
+from fleetdeploy.deploy.variables import release_variables, server_variables, verify_variables
 from fleetdeploy.image import BuiltImage, EnvironmentInput, SavedImage, build_scoring_image, save_image
 from fleetdeploy.image.prune import prune_saved_images
 from fleetdeploy.image.push import push_image
@@ -96,12 +96,5 @@ def service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         # Plain bytes: docker_container reads a bare number as bytes and compares limits in bytes.
         "fleet_service_memory": str(spec.resources.memory or ""),
         "fleet_service_device_requests": gpu_device_requests(spec.resources.gpus),
-        "fleet_service_workers": spec.server.workers,
-        "fleet_service_timeout": int(spec.server.timeout),
-        "fleet_service_max_body": str(spec.server.max_body),
-        "fleet_service_log_level": spec.server.log_level,
-        "fleet_service_sample_request": spec.health.sample_request_body() or "",
-        "fleet_service_ready_timeout": int(spec.health.ready_timeout),
-        "fleet_service_env": dict(spec.env),
-        "fleet_service_secrets": prepared.secrets_file is not None,
+        **server_variables("fleet_service_", spec, prepared),
     }
