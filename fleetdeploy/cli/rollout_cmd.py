@@ -29,10 +29,10 @@ from fleetdeploy.cli.apply_cmd import (
 def rollback(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float, to: str | None):
     """Switch every node of INVENTORY back to a release it keeps, through the zero-downtime switch."""
     from fleetdeploy.cli.progress import make_progress, print_summary
-    from fleetdeploy.deploy import operations
+    from fleetdeploy.ops import releases as operations
 
     console = _console()
-    op = operations.prepare(inventory, spec_path, limit=limit, playbook="rollback.yml")
+    op = operations.prepare(inventory, spec_path, limit=limit)
     console.print(
         f"rolling {op.spec.service} back to {to or 'each node’s previous release'} on {len(op.hosts)} node(s)"
     )
@@ -51,10 +51,10 @@ def rollback(inventory: Path, spec_path: Path, limit: str | None, lock_wait: flo
 def releases(inventory: Path, spec_path: Path, limit: str | None):
     """List the releases each node of INVENTORY keeps, and which one serves."""
     from fleetdeploy.cli.progress import print_releases
-    from fleetdeploy.deploy import operations
+    from fleetdeploy.ops import releases as operations
 
     console = _console()
-    op = operations.prepare(inventory, spec_path, limit=limit, playbook="releases.yml")
+    op = operations.prepare(inventory, spec_path, limit=limit)
     result = operations.releases(op)
     print_releases(console, result)
     sys.exit(0 if result.succeeded else 1)
@@ -67,10 +67,10 @@ def releases(inventory: Path, spec_path: Path, limit: str | None):
 def unlock(inventory: Path, spec_path: Path, limit: str | None):
     """Give back the service's deploy lock on every node, whoever holds it (when its holder is gone)."""
     from fleetdeploy.cli.progress import print_summary
-    from fleetdeploy.deploy import operations
+    from fleetdeploy.ops import releases as operations
 
     console = _console()
-    op = operations.prepare(inventory, spec_path, limit=limit, playbook="lock.yml")
+    op = operations.prepare(inventory, spec_path, limit=limit)
     result = operations.unlock(op)
     print_summary(console, result)
     sys.exit(0 if result.succeeded else 1)

@@ -6,22 +6,20 @@ image build), so a typo never leaves a fleet half-updated.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetdeploy.code_selection import shipment_report
-from fleetdeploy.deploy.lock import local_lock, new_holder
+from fleetdeploy.deploy.lock import check_lock, local_lock, new_holder
 from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
-from fleetdeploy.paths import data_home
+from fleetdeploy.paths import new_run_folder, prune_run_folders
 from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
@@ -63,7 +61,7 @@ def plan(
     spec = load_spec(spec_path)
     inventory = load_inventory(inventory_path, limit=limit)
     if run_dir is None:
-        run_dir = new_run_dir(spec.service)
+        run_dir = new_run_folder("runs", spec.service)
     else:
         run_dir = Path(run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -144,14 +142,14 @@ def execute(
             cancel=cancel,
         )
         session.give_back_unrecorded(rendered.private_data_dir, result, holder)
-    session.check_lock(result, say)
+    check_lock(result, say)
     report = rollout_report(hosts, result)
     merged = with_probes(with_rollout_outcomes(result), plan_)
     # What `apply --retry-failed` reads back (deploy/retry.py).
     record_outcome(
         plan_.run_dir, plan_.spec.service, plan_.prepared.release, node_outcomes(hosts, merged, report)
     )
-    prune_runs(plan_.run_dir.parent)
+    prune_run_folders(plan_.run_dir.parent, RUNS_KEPT)
     return Outcome(merged, report)
 
 
@@ -194,21 +192,3 @@ def with_probes(result: RunResult, plan_: Plan) -> RunResult:
     for name, release in served_releases(plan_.inventory, plan_.spec, only=deployed).items():
         hosts[name] = replace(hosts[name], report={**hosts[name].report, "release": release})
     return replace(result, hosts=hosts)
-
-
-def new_run_dir(service: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    runs = data_home() / "runs"
-    path = runs / service / stamp
-    path.mkdir(parents=True)
-    # A run folder holds the inventory copy and Ansible's output: the user's only, from `runs/` down.
-    for folder in (runs, runs / service, path):
-        folder.chmod(0o700)
-    return path
-
-
-def prune_runs(service_runs: Path, keep: int = RUNS_KEPT) -> None:
-    """Old run folders hold staged artifacts; keep the newest few for inspection."""
-    runs = sorted(p for p in service_runs.iterdir() if p.is_dir())
-    for old in runs[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Who holds a deploy: the holder record written into each node's lock (roles/fleet_lock, which also
-takes over a lock whose holder ran on this controller and whose process is gone), and a local file lock
-so two runs on one controller never interleave."""
+takes over a lock whose holder ran on this controller and whose process is gone), a local file lock so
+two runs on one controller never interleave, and what a run's result says of the lock (`check_lock`):
+shared by apply and the day-two operations whose playbooks take the lock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -70,3 +71,30 @@ def local_lock(service: str, wait: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_lock(result, say: Callable[[str], None]) -> None:
+    """Says which stale locks the run took over (fleet_lock does: their holder ran on this controller and
+    its process is gone); raises LockHeld naming the holders when another deploy holds the lock."""
+    for host, info in sorted(result.hosts.items()):
+        if info.report.get("lock_taken_over"):
+            say(f"{host}: took over the deploy lock left by {describe(info.report['lock_taken_over'])} (that process is gone)")
+    held = held_by_others(result)
+    if held:
+        lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
+        raise LockHeld(
+            f"another deploy holds the lock: {lines}. Wait for it (--lock-wait SECONDS), or if it is gone "
+            f"for good, `fleetdeploy unlock` the inventory"
+        )
+
+
+def held_by_others(result) -> dict[str, dict]:
+    """Hosts whose lock another run holds, with the holder record."""
+    held = {}
+    for name, host in result.hosts.items():
+        lock = host.report.get("lock") or {}
+        # Only a lock record says "held": a node that failed otherwise (e.g. no Python for Ansible) goes on
+        # to the deploy, which names it and why in the summary.
+        if not host.unreachable and host.failed and "lock" in host.report and not lock.get("locked"):
+            held[name] = lock.get("holder") or {}
+    return held

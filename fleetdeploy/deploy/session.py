@@ -1,7 +1,5 @@
-"""What the controller adds to the deploy lock, which the playbooks take and give back themselves (deploy.yml,
-rollback.yml, remove.yml: their first and last plays): `check_lock` names the holders of a refused run and
-the stale locks taken over; `give_back_unrecorded` releases the nodes a run cut short never reached the
-end on."""
+"""What apply adds around deploy.yml: running it on the hosts, the lock given back on the nodes a run cut
+short never reached its last play on (`give_back_unrecorded`), the interrupt handlers."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from fleetdeploy.deploy.lock import LockHeld, describe
+from fleetdeploy.deploy.lock import held_by_others
 
 LOCK_PLAYBOOK = "playbooks/lock.yml"
 
@@ -18,21 +16,6 @@ def run(private_data_dir: Path, playbook: str, hosts: list[str], extravars: dict
     from fleetdeploy.run import run_playbook
 
     return run_playbook(private_data_dir, playbook, limit=",".join(hosts), extravars=extravars, **kwargs)
-
-
-def check_lock(result, say: Callable[[str], None]) -> None:
-    """Says which stale locks the run took over (fleet_lock does: their holder ran on this controller and
-    its process is gone); raises LockHeld naming the holders when another deploy holds the lock."""
-    for host, info in sorted(result.hosts.items()):
-        if info.report.get("lock_taken_over"):
-            say(f"{host}: took over the deploy lock left by {describe(info.report['lock_taken_over'])} (that process is gone)")
-    held = _held(result)
-    if held:
-        lines = "; ".join(f"{host}: {describe(info)}" for host, info in sorted(held.items()))
-        raise LockHeld(
-            f"another deploy holds the lock: {lines}. Wait for it (--lock-wait SECONDS), or if it is gone "
-            f"for good, `fleetdeploy unlock` the inventory"
-        )
 
 
 def give_back_unrecorded(private_data_dir: Path, result, holder: dict) -> None:
@@ -46,7 +29,7 @@ def give_back_unrecorded(private_data_dir: Path, result, holder: dict) -> None:
         and not (host.report.get("rollout") or {}).get("recorded")
         and not host.unreachable
     ]
-    if not left or _held(result):  # refused: deploy.yml gave back what it took itself
+    if not left or held_by_others(result):  # refused: deploy.yml gave back what it took itself
         return
     started = {name for name in left if (result.hosts[name].report.get("rollout") or {}).get("batch")}
     previous = {name: (result.hosts[name].report.get("rollout") or {}).get("previous") for name in started}
@@ -66,18 +49,6 @@ def give_back_unrecorded(private_data_dir: Path, result, holder: dict) -> None:
             "fleetdeploy_run_id": holder["run_id"],
         },
     )
-
-
-def _held(result) -> dict[str, dict]:
-    """Hosts whose lock another run holds, with the holder record."""
-    held = {}
-    for name, host in result.hosts.items():
-        lock = host.report.get("lock") or {}
-        # Only a lock record says "held": a node that failed otherwise (e.g. no Python for Ansible) goes on
-        # to the deploy, which names it and why in the summary.
-        if not host.unreachable and host.failed and "lock" in host.report and not lock.get("locked"):
-            held[name] = lock.get("holder") or {}
-    return held
 
 
 def interrupt_handlers(stop: threading.Event, cancel: threading.Event, say: Callable[[str], None]):

@@ -2,24 +2,18 @@
 per node, no fact gathering) returns each node's `fleetdeploy_report` (active.json, the serving
 container or unit, the front, the release manifest; optionally file hashes and history lines).
 
-Runs are kept under <data home>/ops/<service>/ (not runs/, so status --watch never pushes apply's
-runs out)."""
+Runs are kept under <data home>/ops/<service>/ (ops/runs.py)."""
 
 from __future__ import annotations
 
-import getpass
-import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from fleetdeploy.deploy.apply import prune_runs
 from fleetdeploy.inventory import Inventory
+from fleetdeploy.ops.runs import run_on_nodes
 from fleetdeploy.ops.target import Target
-from fleetdeploy.paths import data_home
 
 PLAYBOOK = "inspect.yml"
-OPS_RUNS_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -45,60 +39,6 @@ class NodeFacts:
     @property
     def manifest(self) -> dict | None:
         return self.report.get("manifest")
-
-
-def ops_run_dir(service: str, action: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = data_home() / "ops" / service / f"{stamp}-{action}"
-    path.mkdir(parents=True)
-    return path
-
-
-def run_on_nodes(
-    inventory_path: Path,
-    playbook: str,
-    variables: dict,
-    *,
-    service: str,
-    action: str,
-    limit: str | None,
-    on_event=None,
-    lock: dict | None = None,
-    lock_wait: float = 0,
-):
-    """Render the project with `playbook` into a fresh ops run folder and run it; RunResult back. With a
-    `lock` holder, the run holds the service's deploy lock on the nodes (as apply does), so it cannot
-    interleave with an apply or a rollback."""
-    from fleetdeploy.render import render_project
-    from fleetdeploy.run import run_playbook
-
-    run_dir = ops_run_dir(service, action)
-    # Roles that record history (fleet_history) name who did it, from where, in which run.
-    variables = {
-        **variables,
-        "fleet_history_run_id": run_dir.name,
-        "fleet_history_user": getpass.getuser(),
-        "fleet_history_controller": socket.gethostname(),
-    }
-    rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
-    if lock is None:
-        result = run_playbook(rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event)
-    else:
-        from fleetdeploy.deploy.lock import local_lock
-        from fleetdeploy.deploy.session import check_lock
-
-        # The playbook takes the lock on every node or on none and gives it back (remove.yml).
-        with local_lock(service, lock_wait):
-            result = run_playbook(
-                rendered.private_data_dir,
-                rendered.playbook,
-                limit=limit,
-                on_event=on_event,
-                extravars={"fleet_lock_holder": lock, "fleet_lock_wait": int(lock_wait)},
-            )
-        check_lock(result, lambda line: None)
-    prune_runs(run_dir.parent, keep=OPS_RUNS_KEPT)
-    return result
 
 
 def inspect_nodes(

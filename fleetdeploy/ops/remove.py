@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fleetdeploy.deploy.lock import new_holder
 from fleetdeploy.inventory import load_inventory
-from fleetdeploy.ops.inspect import run_on_nodes
+from fleetdeploy.ops.runs import run_on_nodes
 from fleetdeploy.ops.target import Target
 
 PLAYBOOK = "remove.yml"
