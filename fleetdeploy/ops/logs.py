@@ -4,12 +4,13 @@ Streams over plain `ssh` (not Ansible, which cannot stream): one ssh per node, i
 from the inventory's own connection variables (ansible_host/port/user, the private key, the ssh
 common/extra args) and sudo for the runtime's log: `sudo -n`, or `sudo -S` fed the become password when
 one is given (`-K`, ANSIBLE_BECOME_PASSWORD_FILE, or the host's `ansible_become_password`, vaulted or not). On the node a small standard-library script
-reads state/active.json and runs `docker logs` (docker runtime) or `journalctl -u` (venv/conda units).
+(after roles/fleet_layout's reader of the node layout) reads state/active.json and runs `docker logs` (docker runtime) or `journalctl -u` (venv/conda units).
 It ends its reader when the ssh connection closes, so Ctrl-C on `-f` leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
@@ -28,30 +29,25 @@ BECOME_PASSWORD_VARS = ("ansible_become_password", "ansible_become_pass", "ansib
 # What sudo -S says before it reads a second password from stdin, where none will come.
 SUDO_REJECTED = "Sorry, try again"
 
-# Runs on the node with its own python3 (Ansible needs one there anyway). argv: service, root, lines
-# ("" for all), since ("" for no limit), follow ("1"/"0").
-NODE_SCRIPT = r"""
-import json, os, re, subprocess, sys, threading
+# Runs on the node with its own python3 (Ansible needs one there anyway), after the node layout's reader
+# (roles/fleet_layout's module_utils, the one the roles' modules use). argv: service, root, lines ("" for
+# all), since ("" for no limit), follow ("1"/"0").
+_READ_LOGS = r"""
+import re, subprocess, sys, threading
 service, root, lines, since, follow = sys.argv[1:6]
-folder = os.path.join(root, service)
-try:
-    with open(os.path.join(folder, "state", "active.json")) as fh:
-        active = json.load(fh)
-except (IOError, OSError, ValueError):
-    if not os.path.islink(os.path.join(folder, "current")):
-        sys.stderr.write("service %s is not deployed on this node\n" % service)
-        sys.exit(3)
-    active = {"runtime": "docker", "instance": "fleetdeploy-" + service}
+active, error = read_active(os.path.join(root, service), service)
+if active is None:
+    sys.stderr.write("service %s is not deployed on this node%s\n" % (service, " (%s)" % error if error else ""))
+    sys.exit(3)
 runtime = active.get("runtime") or "docker"
 if runtime == "docker":
     argv = ["docker", "logs"] + (["--tail", lines] if lines else []) + (["--since", since] if since else [])
-    argv += (["--follow"] if follow == "1" else []) + [active.get("instance") or "fleetdeploy-" + service]
+    argv += (["--follow"] if follow == "1" else []) + [instance_name(active)]
 else:
-    unit = active.get("instance") or "fleetdeploy-%s@%s.service" % (service, active.get("slot"))
     span = re.match(r"^(\d+)([smhd])$", since)
     if span:  # docker's 10m -> journalctl's "10min ago"
         since = span.group(1) + {"s": "s", "m": "min", "h": "h", "d": "d"}[span.group(2)] + " ago"
-    argv = ["journalctl", "--no-pager", "--output", "cat", "--unit", unit]
+    argv = ["journalctl", "--no-pager", "--output", "cat", "--unit", instance_name(active)]
     argv += (["--lines", lines] if lines else []) + (["--since", since] if since else [])
     argv += ["--follow"] if follow == "1" else []
 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -62,6 +58,15 @@ if follow == "1":
     threading.Thread(target=stop_when_ssh_closes, daemon=True).start()
 sys.exit(proc.wait())
 """
+
+
+@functools.cache
+def node_script() -> str:
+    from fleetdeploy.render import ansible_sources
+
+    layout = ansible_sources().roles / "fleet_layout" / "module_utils" / "fleet_layout.py"
+    return layout.read_text() + _READ_LOGS
+
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def node_command(host: Host, request: LogRequest, *, password: bool = False) -> 
         request.since or "",
         "1" if request.follow else "0",
     ]
-    return shlex.join([*sudo, python, "-c", NODE_SCRIPT, *args])
+    return shlex.join([*sudo, python, "-c", node_script(), *args])
 
 
 def matches(line: str, grep: str | None) -> bool:

@@ -54,6 +54,7 @@ import time
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fleet_layout import read_record
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 DRAIN_POLL = 0.2
@@ -130,14 +131,6 @@ def switch(params, check_mode):
     return sent
 
 
-def _read_record(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return {}
-
-
 def _write_atomically(path, data, check=None):
     """Write `data` (bytes) beside `path`, check it with `check(tmp)` when given, then rename over."""
     folder = os.path.dirname(path)
@@ -167,7 +160,7 @@ def record(params, check_mode):
     """The record of what serves, written unless it already says this slot and release (then kept as it
     is, `switched_at` included). Returns (record, changed)."""
     path, wanted = params["state_file"], dict(params["record"])
-    before = _read_record(path)
+    before = read_record(path)
     if before.get("slot") == wanted["slot"] and before.get("release") == wanted["release"]:
         wanted["previous"] = before.get("previous")
         wanted["switched_at"] = before.get("switched_at")

@@ -45,6 +45,8 @@ import json
 import os
 import subprocess
 
+from ansible.module_utils.fleet_layout import history_path, instance_name, manifest_path, read_active, read_json
+
 _CHUNK = 1 << 20
 # Environment variables whose values are returned: fleetdeploy's own contract. Others (user extras,
 # possibly secrets) are returned by name only.
@@ -84,38 +86,6 @@ def hash_tree(root):
                 continue
             files[os.path.relpath(path, root).replace(os.sep, "/")] = file_sha256(path)
     return files
-
-
-def read_json(path):
-    """(data, error): data is None when the file is absent or unreadable."""
-    try:
-        with open(path) as fh:
-            return json.load(fh), None
-    except (IOError, OSError) as exc:
-        if not os.path.exists(path):
-            return None, None
-        return None, "%s: %s" % (path, exc)
-    except ValueError as exc:
-        return None, "%s is not JSON: %s" % (path, exc)
-
-
-def legacy_active(service_dir, service):
-    """The layout before blue/green slots: one container fleetdeploy-<service>, `current` naming the
-    release. Described in active.json's words so the controller sees one shape."""
-    link = os.path.join(service_dir, "current")
-    if not os.path.islink(link):
-        return None
-    release = os.path.basename(os.readlink(link))
-    if release.endswith(".json"):
-        release = release[: -len(".json")]
-    return {
-        "service": service,
-        "release": release,
-        "slot": None,
-        "runtime": "docker",
-        "instance": "fleetdeploy-%s" % service,
-        "layout": "single",
-    }
 
 
 def run(argv):
@@ -215,13 +185,11 @@ def unit_facts(name, runner=run):
 def instance_facts(active, runner=run):
     """Where runtimes differ: a container for docker, a systemd unit for venv and conda."""
     runtime = active.get("runtime") or "docker"
-    instance = active.get("instance")
     if runtime == "docker":
-        return container_facts(instance or "fleetdeploy-%s" % active["service"], runner)
+        return container_facts(instance_name(active), runner)
     if runtime in ("venv", "conda"):
-        unit = instance or "fleetdeploy-%s@%s.service" % (active["service"], active.get("slot"))
-        return unit_facts(unit, runner)
-    return {"name": instance, "kind": "unknown", "exists": False, "error": "unknown runtime %r" % runtime}
+        return unit_facts(instance_name(active), runner)
+    return {"name": active.get("instance"), "kind": "unknown", "exists": False, "error": "unknown runtime %r" % runtime}
 
 
 def release_files(service_dir, manifest):
@@ -256,25 +224,20 @@ def history_tail(path, lines):
 def inspect(service, root, hash_files=False, history_lines=0, runner=run):
     service_dir = os.path.join(root, service)
     report = {"service": service, "errors": []}
-    active, error = read_json(os.path.join(service_dir, "state", "active.json"))
+    active, error = read_active(service_dir, service)
     if error:
         report["errors"].append(error)
-    if active is not None:
-        active.setdefault("layout", "slots")
-    else:
-        active = legacy_active(service_dir, service)
     report["active"] = active
     report["deployed"] = active is not None
-    report["history"] = history_tail(os.path.join(service_dir, "state", "history.jsonl"), history_lines)
+    report["history"] = history_tail(history_path(service_dir), history_lines)
     if active is None:
         # Never deployed, or removed: say what remains, if anything.
         report["leftovers"] = os.path.isdir(service_dir) and sorted(os.listdir(service_dir)) or []
         return report
-    active.setdefault("service", service)
     report["instance"] = instance_facts(active, runner)
     if active.get("layout") == "slots":
         report["front"] = unit_facts("fleetdeploy-front@%s.service" % service, runner)
-    manifest, error = read_json(os.path.join(service_dir, "releases", "%s.json" % active.get("release")))
+    manifest, error = read_json(manifest_path(service_dir, active.get("release")))
     if error:
         report["errors"].append(error)
     report["manifest"] = manifest

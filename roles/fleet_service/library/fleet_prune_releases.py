@@ -13,17 +13,12 @@ options:
 author: fleetdeploy
 """
 
-import json
 import os
 import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _load(path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+from ansible.module_utils.fleet_layout import read_json, release_manifests
 
 
 def plan(manifests, keep, protect):
@@ -72,12 +67,12 @@ def main():
         supports_check_mode=True,
     )
     root = module.params["service_dir"]
-    releases_dir = os.path.join(root, "releases")
     manifests = {}
-    for name in os.listdir(releases_dir) if os.path.isdir(releases_dir) else []:
-        if name.endswith(".json"):
-            path = os.path.join(releases_dir, name)
-            manifests[name[:-5]] = {"mtime": os.stat(path).st_mtime, "data": _load(path), "path": path}
+    for rid, path in release_manifests(root).items():
+        data, error = read_json(path)
+        if data is None:  # never prune from a guess: its code, models or image might be the ones in use
+            module.fail_json(msg=error or "%s vanished while pruning" % path)
+        manifests[rid] = {"mtime": os.stat(path).st_mtime, "data": data, "path": path}
     kept, removed = plan(manifests, module.params["keep"], set(module.params["protect"]))
     used_code = {manifests[rid]["data"].get("code_hash") for rid in kept}
     used_models = {(m["name"], str(m["version"])) for rid in kept for m in manifests[rid]["data"].get("models", [])}

@@ -12,11 +12,11 @@ author: fleetdeploy
 """
 
 import datetime
-import json
 import os
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fleet_layout import active_path, read_record, release_manifests
 
 
 def _image_present(image):
@@ -29,21 +29,10 @@ def _image_present(image):
 def main():
     module = AnsibleModule(argument_spec=dict(service_dir=dict(type="path", required=True)), supports_check_mode=True)
     root = module.params["service_dir"]
-    active = {}
-    try:
-        with open(os.path.join(root, "state", "active.json"), encoding="utf-8") as handle:
-            active = json.load(handle)
-    except (OSError, ValueError):
-        pass
+    active = read_record(active_path(root))
     releases = []
-    releases_dir = os.path.join(root, "releases")
-    for name in sorted(os.listdir(releases_dir)) if os.path.isdir(releases_dir) else []:
-        if not name.endswith(".json"):
-            continue
-        path = os.path.join(releases_dir, name)
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-        rid = name[:-5]
+    for rid, path in release_manifests(root).items():
+        manifest = read_record(path)
         runtime = manifest.get("runtime", "docker")
         releases.append({
             "release": rid,

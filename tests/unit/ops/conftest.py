@@ -1,10 +1,11 @@
 """Shared data for the ops unit tests: a release manifest and the container that runs it, as the
 node-side module reports them (shapes copied from a sandbox node)."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from tests.unit.role_modules import role_module
 
 ROOT = Path(__file__).resolve().parents[3]
 RELEASE = "79c4f1af2f8d"
@@ -13,11 +14,7 @@ CODE_HASH = "c0de" * 16
 
 def load_node_module():
     """roles/fleet_inspect/library/fleet_inspect.py, imported as plain Python (no Ansible needed)."""
-    path = ROOT / "roles" / "fleet_inspect" / "library" / "fleet_inspect.py"
-    spec = importlib.util.spec_from_file_location("fleet_inspect_module", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return role_module("fleet_inspect", "fleet_inspect")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.inventory import Host, load_inventory
-from fleetdeploy.ops.logs import NODE_SCRIPT, LogRequest, node_command, pick_hosts, read_logs, ssh_argv
+from fleetdeploy.ops.logs import LogRequest, node_command, node_script, pick_hosts, read_logs, ssh_argv
 
 FLEET = Path(__file__).resolve().parents[2] / "fixtures" / "inventories" / "fleet.yml"
 
@@ -77,7 +77,7 @@ def run_script(root: Path, bin_dir: Path, *args):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     # stdin stays open, as ssh's does: with --follow the script stops its reader when stdin closes.
     proc = subprocess.Popen(
-        [sys.executable, "-c", NODE_SCRIPT, "mnist", str(root), *args],
+        [sys.executable, "-c", node_script(), "mnist", str(root), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -98,7 +98,7 @@ def test_with_follow_the_node_script_stops_its_reader_when_ssh_closes(tmp_path):
     (bin_dir / "docker").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", NODE_SCRIPT, "mnist", str(tmp_path), "5", "", "1"],
+        [sys.executable, "-c", node_script(), "mnist", str(tmp_path), "5", "", "1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

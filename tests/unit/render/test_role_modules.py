@@ -1,19 +1,17 @@
 """The pure parts of fleetdeploy's own Ansible modules (the rest runs on the sandbox in tests/e2e)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.unit.role_modules import role_module
+
 ROLES = Path(__file__).resolve().parents[3] / "roles"
 
 
 def _module(role, name):
-    spec = importlib.util.spec_from_file_location(name, ROLES / role / "library" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return role_module(role, name)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,14 @@ import yaml
 
 from fleetdeploy.render import ansible_sources
 
-ROLES = sorted(p.name for p in ansible_sources().roles.iterdir() if p.is_dir())
+# Roles with tasks have a public surface; fleet_layout only carries module_utils for the others.
+ROLES = sorted(p.name for p in ansible_sources().roles.iterdir() if (p / "tasks").is_dir())
+
+
+def test_a_role_without_tasks_carries_only_what_other_roles_use():
+    others = sorted(p.name for p in ansible_sources().roles.iterdir() if p.is_dir() and p.name not in ROLES)
+    assert others == ["fleet_layout"]
+    assert sorted(p.name for p in (ansible_sources().roles / "fleet_layout").iterdir()) == ["meta", "module_utils"]
 
 
 def _load(role, path):

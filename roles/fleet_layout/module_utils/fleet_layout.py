@@ -1,0 +1,107 @@
+"""The node layout of one fleetdeploy service, as the roles write it (docs/design.md):
+
+    <root>/<service>/state/active.json       what serves: release, slot, runtime, instance, previous
+    <root>/<service>/state/history.jsonl     one record per apply, rollback, remove
+    <root>/<service>/releases/<release>.json each kept release's manifest
+    <root>/<service>/current                 the layout before blue/green slots: a link to a manifest
+
+The one reader of these records, shared by the custom modules (fleet_inspect, fleet_front_switch,
+fleet_releases, fleet_prune_releases) and the node script of `fleetdeploy logs`, which sends this file
+as it is: standard library only, Python 3.6 compatible, no Ansible import.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+
+__metaclass__ = type  # noqa: F821  (Ansible's module_utils boilerplate)
+
+
+def active_path(service_dir):
+    return os.path.join(service_dir, "state", "active.json")
+
+
+def history_path(service_dir):
+    return os.path.join(service_dir, "state", "history.jsonl")
+
+
+def releases_dir(service_dir):
+    return os.path.join(service_dir, "releases")
+
+
+def manifest_path(service_dir, release):
+    return os.path.join(releases_dir(service_dir), "%s.json" % release)
+
+
+def read_json(path):
+    """(data, error): data is None when the file is absent or unreadable, error None when absent."""
+    try:
+        with open(path) as fh:
+            return json.load(fh), None
+    except (IOError, OSError) as exc:
+        if not os.path.exists(path):
+            return None, None
+        return None, "%s: %s" % (path, exc)
+    except ValueError as exc:
+        return None, "%s is not JSON: %s" % (path, exc)
+
+
+def read_record(path):
+    """A record that is there and readable, else {} (a switch or a listing starts from nothing)."""
+    return read_json(path)[0] or {}
+
+
+def legacy_active(service_dir, service):
+    """The layout before blue/green slots: one container fleetdeploy-<service>, `current` naming the
+    release. Described in active.json's words so readers see one shape."""
+    link = os.path.join(service_dir, "current")
+    if not os.path.islink(link):
+        return None
+    release = os.path.basename(os.readlink(link))
+    if release.endswith(".json"):
+        release = release[: -len(".json")]
+    return {
+        "service": service,
+        "release": release,
+        "slot": None,
+        "runtime": "docker",
+        "instance": "fleetdeploy-%s" % service,
+        "layout": "single",
+    }
+
+
+def read_active(service_dir, service):
+    """(active, error): what serves, from active.json, else from the layout before slots; active is None
+    when the service is not deployed (never, or removed)."""
+    active, error = read_json(active_path(service_dir))
+    if active is None:
+        return legacy_active(service_dir, service), error
+    active.setdefault("layout", "slots")
+    active.setdefault("service", service)
+    return active, error
+
+
+def instance_name(active):
+    """The container (docker) or systemd unit (venv, conda) that serves, as active.json names it or as
+    the roles name it; None for a runtime this file does not know."""
+    runtime = active.get("runtime") or "docker"
+    if active.get("instance"):
+        return active["instance"]
+    if runtime == "docker":
+        return "fleetdeploy-%s" % active["service"]
+    if runtime in ("venv", "conda"):
+        return "fleetdeploy-%s@%s.service" % (active["service"], active.get("slot"))
+    return None
+
+
+def release_manifests(service_dir):
+    """{release id: path} of every kept release's manifest."""
+    folder = releases_dir(service_dir)
+    if not os.path.isdir(folder):
+        return {}
+    return {
+        name[: -len(".json")]: os.path.join(folder, name)
+        for name in sorted(os.listdir(folder))
+        if name.endswith(".json")
+    }

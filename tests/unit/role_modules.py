@@ -1,0 +1,23 @@
+"""fleetdeploy's own Ansible modules (roles/*/library/*.py), imported as plain Python for their pure parts.
+Under Ansible they import the node layout's reader as ansible.module_utils.fleet_layout (role
+fleet_layout); here that name is given the same file first."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROLES = Path(__file__).resolve().parents[2] / "roles"
+LAYOUT = "ansible.module_utils.fleet_layout"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def role_module(role: str, name: str):
+    if LAYOUT not in sys.modules:
+        sys.modules[LAYOUT] = _load(LAYOUT, ROLES / "fleet_layout" / "module_utils" / "fleet_layout.py")
+    return _load(name, ROLES / role / "library" / f"{name}.py")
