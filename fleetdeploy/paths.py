@@ -1,6 +1,8 @@
 """Where fleetdeploy keeps its state on the controller (XDG layout, overridable for tests)."""
 
 import os
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -20,8 +22,6 @@ def new_run_folder(kind: str, service: str, action: str = "") -> Path:
     """A fresh folder for one Ansible run: `<data home>/<kind>/<service>/<UTC time>[-<action>]`; kind `runs`
     for apply, `ops` for the day-two operations (so `status --watch` never pushes apply's runs out). It
     holds an inventory copy and Ansible's output: the user's only, from `<kind>/` down."""
-    from datetime import UTC, datetime
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     top = data_home() / kind
     path = top / service / (f"{stamp}-{action}" if action else stamp)
@@ -33,8 +33,6 @@ def new_run_folder(kind: str, service: str, action: str = "") -> Path:
 
 def prune_run_folders(service_folder: Path, keep: int) -> None:
     """Old run folders hold staged artifacts; keep the newest few for inspection."""
-    import shutil
-
     runs = sorted(p for p in service_folder.iterdir() if p.is_dir())
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

@@ -5,6 +5,7 @@ ansible-runner; under the deploy lock when the playbook takes it (rollback.yml, 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
 import threading
@@ -48,18 +49,17 @@ def run_on_nodes(
     }
     rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
 
-    def run(extra: dict):
-        return run_playbook(
-            rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event, cancel=cancel,
-            extravars=extra or None,
-        )
-
+    extra = dict(extravars or {})
+    if lock is not None:
+        extra.update(fleet_lock_holder=lock, fleet_lock_wait=int(lock_wait))
     try:
-        if lock is None:
-            return run(extravars or {})
-        with local_lock(service, lock_wait):
-            result = run({**(extravars or {}), "fleet_lock_holder": lock, "fleet_lock_wait": int(lock_wait)})
-        check_lock(result, say)
-        return result
+        with local_lock(service, lock_wait) if lock is not None else contextlib.nullcontext():
+            result = run_playbook(
+                rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event, cancel=cancel,
+                extravars=extra or None,
+            )
     finally:
         prune_run_folders(run_dir.parent, OPS_RUNS_KEPT)
+    if lock is not None:
+        check_lock(result, say)
+    return result

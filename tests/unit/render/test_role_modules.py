@@ -1,22 +1,15 @@
 """The pure parts of fleetdeploy's own Ansible modules (the rest runs on the sandbox in tests/e2e)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.unit.role_modules import role_module
 
-ROLES = Path(__file__).resolve().parents[3] / "roles"
-
-
-def _module(role, name):
-    return role_module(role, name)
-
 
 @pytest.fixture(scope="module")
 def parity():
-    return _module("fleet_front", "fleet_parity")
+    return role_module("fleet_front", "fleet_parity")
 
 
 def test_parity_accepts_numbers_within_tolerance(parity):
@@ -38,14 +31,14 @@ def test_parity_reports_shape_changes(parity):
 
 
 def test_prune_keeps_the_protected_and_the_newest(tmp_path):
-    prune = _module("fleet_service", "fleet_prune_releases")
+    prune = role_module("fleet_service", "fleet_prune_releases")
     manifests = {rid: {"mtime": mtime} for rid, mtime in (("old", 1), ("mid", 2), ("new", 3), ("serving", 0))}
     kept, removed = prune.plan(manifests, keep=2, protect={"serving"})
     assert kept == ["serving", "new"] and removed == ["mid", "old"]
 
 
 def test_prune_takes_the_secrets_of_removed_releases_only(tmp_path):
-    prune = _module("fleet_service", "fleet_prune_releases")
+    prune = role_module("fleet_service", "fleet_prune_releases")
     for name in ("serving.json", "new.env", "old.json", "older.env"):
         (tmp_path / name).write_text("{}")
     assert prune.stale_release_files(str(tmp_path), ["serving", "new"]) == ["old.json", "older.env"]
@@ -54,7 +47,7 @@ def test_prune_takes_the_secrets_of_removed_releases_only(tmp_path):
 
 def test_prune_takes_the_completion_markers_of_the_folders_it_removes(tmp_path):
     # A marker left behind made a later deploy of a pruned release skip its copy and start without score.py.
-    prune = _module("fleet_service", "fleet_prune_releases")
+    prune = role_module("fleet_service", "fleet_prune_releases")
     digest = "0123456789abcdef"
     for name in (
         "code-aaa.done",
@@ -70,7 +63,7 @@ def test_prune_takes_the_completion_markers_of_the_folders_it_removes(tmp_path):
 
 
 def test_lock_is_taken_once_and_only_given_back_by_its_holder(tmp_path):
-    lock = _module("fleet_lock", "fleet_lock")
+    lock = role_module("fleet_lock", "fleet_lock")
     path = str(tmp_path / "state" / "lock")
     assert lock._take(path, {"run_id": "a"}, "") == (True, {"run_id": "a"})
     assert lock._take(path, {"run_id": "b"}, "") == (False, {"run_id": "a"})
@@ -119,7 +112,7 @@ class FakeFront:
     ],
 )
 def test_front_switch_sends_only_what_is_missing(monkeypatch, before, to, sent, after):
-    switch = _module("fleet_front", "fleet_front_switch")
+    switch = role_module("fleet_front", "fleet_front_switch")
     front = FakeFront(before)
     monkeypatch.setattr(switch, "_exchange", front.exchange)
     old = "green" if to == "blue" else "blue"
@@ -130,7 +123,7 @@ def test_front_switch_sends_only_what_is_missing(monkeypatch, before, to, sent, 
 
 
 def test_front_switch_record_keeps_a_repeated_switch_byte_for_byte(tmp_path):
-    switch = _module("fleet_front", "fleet_front_switch")
+    switch = role_module("fleet_front", "fleet_front_switch")
     state = tmp_path / "active.json"
     record = {"service": "svc", "release": "r1", "slot": "blue", "runtime": "docker", "instance": "svc-blue"}
     first, changed = switch.record({"state_file": str(state), "record": record}, check_mode=False)
