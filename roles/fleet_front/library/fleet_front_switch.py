@@ -22,6 +22,8 @@ description:
     front's config with the new slot enabled) to I(config_path) after checking it with
     C(haproxy -c); points the I(current_link) symlink at I(current_target).
   - Every step is skipped when already in place, so re-applying a switch changes nothing.
+  - While it works, the file I(in_progress) exists: a switch cut short (the controller killed, the node
+    down) leaves it, and the next deploy then makes the front match the record before anything else.
 options:
   socket: {type: path, required: true, description: The front's admin socket.}
   backend: {type: str, required: true, description: The backend holding both servers.}
@@ -35,6 +37,7 @@ options:
   haproxy: {type: path, default: /usr/sbin/haproxy, description: HAProxy binary that checks the config.}
   current_link: {type: path, required: true, description: Symlink naming the serving release.}
   current_target: {type: str, required: true, description: Where I(current_link) points.}
+  in_progress: {type: path, description: Marker kept from before the switch until every step is done.}
 author: fleetdeploy
 """
 
@@ -206,6 +209,26 @@ def current(params, check_mode):
     return True
 
 
+def run(module, check_mode, progress):
+    """The switch, the record, the config and the link, in that order, noting in `progress` what was sent
+    and changed. Returns the record."""
+    params = module.params
+    # The order keeps the invariant rollouts rely on: the recorded slot is always one whose release runs
+    # and takes traffic (the old slot is stopped only after this module returns).
+    marker = params.get("in_progress") if not check_mode else None
+    if marker:
+        _write_atomically(marker, f"{params['to']}\n".encode())
+    progress["commands"] = switch(params, check_mode)
+    progress["steps"] += ["switch"] if progress["commands"] else []
+    active, changed = record(params, check_mode)
+    progress["steps"] += ["record"] if changed else []
+    progress["steps"] += ["config"] if config(module, check_mode) else []
+    progress["steps"] += ["current"] if current(params, check_mode) else []
+    if marker:
+        os.unlink(marker)
+    return active
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -221,6 +244,7 @@ def main():
             haproxy=dict(type="path", default="/usr/sbin/haproxy"),
             current_link=dict(type="path", required=True),
             current_target=dict(type="str", required=True),
+            in_progress=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -229,19 +253,12 @@ def main():
     bad = [name for name in names if not NAME.match(name)]
     if bad:
         module.fail_json(msg=f"not a HAProxy backend or server name: {', '.join(bad)}")
-    steps, commands, active = [], [], {}
+    progress = {"commands": [], "steps": []}
     try:
-        # The order keeps the invariant rollouts rely on: the recorded slot is always one whose release
-        # runs and takes traffic (the old slot is stopped only after this module returns).
-        commands = switch(params, check_mode)
-        steps += ["switch"] if commands else []
-        active, changed = record(params, check_mode)
-        steps += ["record"] if changed else []
-        steps += ["config"] if config(module, check_mode) else []
-        steps += ["current"] if current(params, check_mode) else []
+        active = run(module, check_mode, progress)
     except (FrontError, OSError) as exc:
-        module.fail_json(msg=str(exc), commands=commands, steps=steps)
-    module.exit_json(changed=bool(steps), commands=commands, steps=steps, active=active)
+        module.fail_json(msg=str(exc), **progress)
+    module.exit_json(changed=bool(progress["steps"]), active=active, **progress)
 
 
 if __name__ == "__main__":

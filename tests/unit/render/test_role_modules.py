@@ -134,3 +134,86 @@ def test_front_switch_record_keeps_a_repeated_switch_byte_for_byte(tmp_path):
     moved = {**record, "release": "r2", "slot": "green", "instance": "svc-green"}
     second, changed = switch.record({"state_file": str(state), "record": moved}, check_mode=False)
     assert changed and second["previous"] == "r1" and json.loads(state.read_text()) == second
+
+
+class _SwitchModule:
+    """What fleet_front_switch's run() asks of AnsibleModule: params, and run_command for `haproxy -c`."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def run_command(self, argv):
+        return 0, "", ""
+
+
+def _switch_params(tmp_path, to="green"):
+    record = {"service": "svc", "release": "r2", "slot": to, "runtime": "docker", "instance": f"svc-{to}"}
+    return {
+        "socket": "/x", "backend": "svc", "to": to, "from_server": "blue", "drain_timeout": 1, "record": record,
+        "state_file": str(tmp_path / "active.json"), "config": "global\n", "config_path": str(tmp_path / "svc.cfg"),
+        "haproxy": "/bin/true", "current_link": str(tmp_path / "current"), "current_target": "releases/r2.json",
+        "in_progress": str(tmp_path / "switching"),
+    }
+
+
+def test_front_switch_leaves_its_marker_only_when_cut_short(monkeypatch, tmp_path):
+    """The marker tells the next deploy to make the front match the record: gone after a whole switch,
+    left when the front refused a command midway (as a killed controller or node would leave it)."""
+    switch = role_module("fleet_front", "fleet_front_switch")
+    front = FakeFront({"blue": "no check", "green": "MAINT"})
+    monkeypatch.setattr(switch, "_exchange", front.exchange)
+    progress = {"commands": [], "steps": []}
+    active = switch.run(_SwitchModule(_switch_params(tmp_path)), False, progress)
+    assert active["slot"] == "green" and progress["steps"] == ["switch", "record", "config", "current"]
+    assert not (tmp_path / "switching").exists()
+
+    def refuse(path, line):
+        raise switch.FrontError("the front refused")
+
+    monkeypatch.setattr(switch, "_exchange", refuse)
+    with pytest.raises(switch.FrontError):
+        switch.run(_SwitchModule(_switch_params(tmp_path, to="blue")), False, {"commands": [], "steps": []})
+    assert (tmp_path / "switching").read_text() == "blue\n"
+    assert json.loads((tmp_path / "active.json").read_text())["slot"] == "green"
+
+
+@pytest.fixture(scope="module")
+def reach():
+    return role_module("fleet_rollout", "fleet_reach")
+
+
+RECORD = {"desired": "d1", "active": "a1", "config": "c1", "runtime": "docker", "instance": "fd-mnist-blue"}
+SUMS = {"active": "a1", "config": "c1"}
+
+
+def test_reach_finds_the_node_there_when_every_check_holds(reach):
+    assert reach.why_not_there(RECORD, "d1", SUMS, lambda kind, name: True) == reach.DEPLOYED
+
+
+@pytest.mark.parametrize(
+    ("desired", "sums", "running", "reason"),
+    [
+        ("", SUMS, set(), "no record of a deploy to compare"),
+        ("d2", SUMS, set(), "the wanted release or settings differ"),
+        ("d1", {"active": "a2", "config": "c1"}, set(), "the active slot record changed"),
+        ("d1", {"active": "a1", "config": ""}, set(), "the front's config changed"),
+        ("d1", SUMS, set(), "the front does not run"),
+        ("d1", SUMS, {("unit", "front")}, "fd-mnist-blue does not run"),
+    ],
+)
+def test_reach_names_the_first_reason_the_node_is_not_there(reach, desired, sums, running, reason):
+    assert reach.why_not_there(RECORD, desired, sums, lambda kind, name: (kind, name) in running) == reason
+
+
+def test_reach_asks_systemd_for_a_native_instance(reach):
+    native = {**RECORD, "runtime": "venv", "instance": "fleetdeploy-mnist@blue.service"}
+    asked = []
+    reach.why_not_there(native, "d1", SUMS, lambda kind, name: asked.append((kind, name)) or True)
+    assert asked == [("unit", "front"), ("unit", "fleetdeploy-mnist@blue.service")]
+
+
+def test_reach_reads_the_record_lines(reach, tmp_path):
+    record = tmp_path / "deployed"
+    record.write_text("desired d1\nactive a1\ninstance fleetdeploy-mnist-blue\n")
+    assert reach.read_record(str(record)) == {"desired": "d1", "active": "a1", "instance": "fleetdeploy-mnist-blue"}
+    assert reach.read_record(str(tmp_path / "missing")) == {}
