@@ -22,6 +22,8 @@ description:
     front's config with the new slot enabled) to I(config_path) after checking it with
     C(haproxy -c); points the I(current_link) symlink at I(current_target).
   - Every step is skipped when already in place, so re-applying a switch changes nothing.
+  - Then runs I(after) (an argv, e.g. stopping the release that served before), failing with its output
+    when it fails: the switch stays recorded.
   - While it works, the file I(in_progress) exists: a switch cut short (the controller killed, the node
     down) leaves it, and the next deploy then makes the front match the record before anything else.
 options:
@@ -38,6 +40,7 @@ options:
   current_link: {type: path, required: true, description: Symlink naming the serving release.}
   current_target: {type: str, required: true, description: Where I(current_link) points.}
   in_progress: {type: path, description: Marker kept from before the switch until every step is done.}
+  after: {type: list, elements: str, default: [], description: Command run once the switch is recorded.}
 author: fleetdeploy
 """
 
@@ -210,8 +213,8 @@ def current(params, check_mode):
 
 
 def run(module, check_mode, progress):
-    """The switch, the record, the config and the link, in that order, noting in `progress` what was sent
-    and changed. Returns the record."""
+    """The switch, the record, the config and the link, in that order, then the caller's `after` command,
+    noting in `progress` what was sent and changed. Returns the record."""
     params = module.params
     # The order keeps the invariant rollouts rely on: the recorded slot is always one whose release runs
     # and takes traffic (the old slot is stopped only after this module returns).
@@ -226,6 +229,12 @@ def run(module, check_mode, progress):
     progress["steps"] += ["current"] if current(params, check_mode) else []
     if marker:
         os.unlink(marker)
+    after = params.get("after") or []
+    if after and not check_mode:
+        rc, out, err = module.run_command(after)
+        if rc != 0:
+            raise FrontError(f"switched, then `{' '.join(after)}` failed (exit {rc}): {(err or out).strip()}")
+        progress["steps"].append("after")
     return active
 
 
@@ -245,6 +254,7 @@ def main():
             current_link=dict(type="path", required=True),
             current_target=dict(type="str", required=True),
             in_progress=dict(type="path"),
+            after=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
