@@ -17,7 +17,13 @@ def _load(name: str, path: Path):
     return module
 
 
-def role_module(role: str, name: str):
+def node_layout():
+    """roles/fleet_layout's module_utils, registered under the name the modules import it by."""
     if LAYOUT not in sys.modules:
         sys.modules[LAYOUT] = _load(LAYOUT, ROLES / "fleet_layout" / "module_utils" / "fleet_layout.py")
+    return sys.modules[LAYOUT]
+
+
+def role_module(role: str, name: str):
+    node_layout()
     return _load(name, ROLES / role / "library" / f"{name}.py")

@@ -7,7 +7,8 @@
 
 The one reader of these records, shared by the custom modules (fleet_inspect, fleet_front_switch,
 fleet_releases, fleet_prune_releases) and the node script of `fleetdeploy logs`, which sends this file
-as it is: standard library only, Python 3.6 compatible, no Ansible import.
+as it is: standard library only, Python 3.6 compatible, no Ansible import. Also the one writer of the
+history (fleet_history's and fleet_lock's modules).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +25,22 @@ def active_path(service_dir):
 
 def history_path(service_dir):
     return os.path.join(service_dir, "state", "history.jsonl")
+
+
+def append_history(service_dir, records):
+    """Appends each record as one JSON line (keys sorted) to the service's history, making the state
+    folder (root's, 0755) and the file (0644) when missing. Returns how many lines were written."""
+    if not records:
+        return 0
+    path = history_path(service_dir)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        os.chmod(folder, 0o755)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    with os.fdopen(fd, "a") as fh:
+        fh.write("".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+    return len(records)
 
 
 def releases_dir(service_dir):

@@ -11,6 +11,11 @@ options:
   holder: {type: dict, required: true, description: Who takes it; must include run_id.}
   wait: {type: int, default: 0, description: Seconds to wait for another holder to give it back.}
   break_run: {type: str, default: "", description: Comma-separated run_ids of holders whose lock may be taken over (stale).}
+  history:
+    type: list
+    elements: dict
+    default: []
+    description: On give-back, records appended to the service's history first (the run's outcome), in the same call.
 author: fleetdeploy
 """
 
@@ -20,6 +25,7 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fleet_layout import append_history
 
 
 def _holder(path):
@@ -54,6 +60,20 @@ def _take(path, holder, break_run):
     return True, holder
 
 
+def _give_back(path, holder, history):
+    """Appends `history` to the service's history (<service>/state/history.jsonl, whoever holds the lock),
+    then removes the lock if `holder` holds it. Returns (given back, the holder found, records written)."""
+    recorded = append_history(os.path.dirname(os.path.dirname(path)), history)
+    current = _holder(path)
+    # run_id "*" is `fleetdeploy unlock`: the holder is gone for good, whoever it was.
+    mine = os.path.isdir(path) and current.get("run_id") in (holder["run_id"], "", None) or (
+        os.path.isdir(path) and holder["run_id"] == "*"
+    )
+    if mine:
+        shutil.rmtree(path, ignore_errors=True)
+    return mine, current, recorded
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -62,19 +82,14 @@ def main():
             holder=dict(type="dict", required=True),
             wait=dict(type="int", default=0),
             break_run=dict(type="str", default=""),
+            history=dict(type="list", elements="dict", default=[]),
         ),
     )
     p = module.params
     path, holder = p["path"], p["holder"]
     if p["state"] == "absent":
-        current = _holder(path)
-        # run_id "*" is `fleetdeploy unlock`: the holder is gone for good, whoever it was.
-        mine = os.path.isdir(path) and current.get("run_id") in (holder["run_id"], "", None) or (
-            os.path.isdir(path) and holder["run_id"] == "*"
-        )
-        if mine:
-            shutil.rmtree(path, ignore_errors=True)
-        module.exit_json(changed=mine, holder=current)
+        mine, current, recorded = _give_back(path, holder, p["history"])
+        module.exit_json(changed=mine or bool(recorded), holder=current, recorded=recorded)
     deadline = time.monotonic() + p["wait"]
     while True:
         taken, current = _take(path, holder, p["break_run"])

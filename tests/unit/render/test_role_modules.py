@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.unit.role_modules import role_module
+from tests.unit.role_modules import node_layout, role_module
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,30 @@ def test_lock_is_taken_once_and_only_given_back_by_its_holder(tmp_path):
     assert json.loads((tmp_path / "state" / "lock" / "holder.json").read_text()) == {"run_id": "b"}
 
 
+def test_lock_give_back_appends_the_runs_history_first(tmp_path):
+    """The run's records reach the history in the give-back's own call, whoever holds the lock; the lock
+    goes only for its holder."""
+    lock = role_module("fleet_lock", "fleet_lock")
+    path = str(tmp_path / "svc" / "state" / "lock")
+    lock._take(path, {"run_id": "a"}, "")
+    records = [{"action": "apply", "result": "ok"}, {"action": "rollback", "result": "ok"}]
+    assert lock._give_back(path, {"run_id": "b"}, records[:1]) == (False, {"run_id": "a"}, 1)
+    assert lock._give_back(path, {"run_id": "a"}, records[1:]) == (True, {"run_id": "a"}, 1)
+    history = (tmp_path / "svc" / "state" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in history] == records
+    assert not (tmp_path / "svc" / "state" / "lock").exists()
+
+
+def test_history_is_not_made_for_nothing(tmp_path):
+    """A node that never had the service gets no folder just to say nothing was written."""
+    layout = node_layout()
+    assert layout.append_history(str(tmp_path / "svc"), []) == 0
+    assert not (tmp_path / "svc").exists()
+    assert layout.append_history(str(tmp_path / "svc"), [{"b": 1, "a": None}]) == 1
+    assert (tmp_path / "svc" / "state" / "history.jsonl").read_text() == '{"a": null, "b": 1}\n'
+    assert oct((tmp_path / "svc" / "state").stat().st_mode & 0o777) == "0o755"
+
+
 class FakeFront:
     """HAProxy's admin socket as far as fleet_front_switch uses it: `show stat` CSV, `set server` lines."""
 
@@ -137,13 +161,15 @@ def test_front_switch_record_keeps_a_repeated_switch_byte_for_byte(tmp_path):
 
 
 class _SwitchModule:
-    """What fleet_front_switch's run() asks of AnsibleModule: params, and run_command for `haproxy -c`."""
+    """What fleet_front_switch's run() asks of AnsibleModule: params, and run_command (`haproxy -c`, the
+    `after` command), whose argv it keeps; `failing` commands exit 1."""
 
-    def __init__(self, params):
-        self.params = params
+    def __init__(self, params, failing=()):
+        self.params, self.failing, self.ran = params, failing, []
 
     def run_command(self, argv):
-        return 0, "", ""
+        self.ran.append(argv)
+        return (1, "", "no such container") if argv[0] in self.failing else (0, "", "")
 
 
 def _switch_params(tmp_path, to="green"):
@@ -217,3 +243,22 @@ def test_reach_reads_the_record_lines(reach, tmp_path):
     record.write_text("desired d1\nactive a1\ninstance fleetdeploy-mnist-blue\n")
     assert reach.read_record(str(record)) == {"desired": "d1", "active": "a1", "instance": "fleetdeploy-mnist-blue"}
     assert reach.read_record(str(tmp_path / "missing")) == {}
+
+
+def test_front_switch_runs_the_after_command_once_the_switch_is_recorded(monkeypatch, tmp_path):
+    """What served before is stopped in the switch's own call; if that fails, the switch stays recorded
+    and the failure names the command."""
+    switch = role_module("fleet_front", "fleet_front_switch")
+    monkeypatch.setattr(switch, "_exchange", FakeFront({"blue": "no check", "green": "MAINT"}).exchange)
+    stop = ["docker", "stop", "--time", "40", "svc-blue"]
+    module = _SwitchModule({**_switch_params(tmp_path), "after": stop})
+    progress = {"commands": [], "steps": []}
+    switch.run(module, False, progress)
+    assert module.ran[-1] == stop and progress["steps"][-1] == "after"
+
+    monkeypatch.setattr(switch, "_exchange", FakeFront({"blue": "MAINT", "green": "no check"}).exchange)
+    failing = _SwitchModule({**_switch_params(tmp_path, to="blue"), "after": stop}, failing=("docker",))
+    with pytest.raises(switch.FrontError, match="switched, then `docker stop --time 40 svc-blue` failed"):
+        switch.run(failing, False, {"commands": [], "steps": []})
+    assert json.loads((tmp_path / "active.json").read_text())["slot"] == "blue"
+    assert not (tmp_path / "switching").exists()
