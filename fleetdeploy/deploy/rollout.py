@@ -86,7 +86,9 @@ def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
 
 def with_rollout_outcomes(result: RunResult) -> RunResult:
     """Each node's result as the rollout saw it: a node it could not reach is unreachable (Ansible counts
-    it as `ignored`), a failed one names the task that failed rather than the task that reports it."""
+    it as `ignored`), a failed one names the task that failed rather than the task that reports it, and
+    one that was already where the deploy wanted it is `ok`, not `changed`: its only writes were the
+    run's bookkeeping (the lock taken and given back, the history line)."""
     hosts = dict(result.hosts)
     for name, host in result.hosts.items():
         state = host.report.get("rollout") or {}
@@ -94,4 +96,6 @@ def with_rollout_outcomes(result: RunResult) -> RunResult:
             hosts[name] = replace(host, unreachable=True, failed_task=None, message=state.get("message"))
         elif state.get("outcome") == "failed" and state.get("failed_task"):
             hosts[name] = replace(host, failed_task=state["failed_task"], message=state.get("message"))
+        elif state.get("outcome") == OK and state.get("already") and not state.get("rolled_back"):
+            hosts[name] = replace(host, changed=0)
     return replace(result, hosts=hosts)

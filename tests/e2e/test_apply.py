@@ -83,11 +83,14 @@ def test_second_apply_changes_nothing(fleet, project, docker_engine):
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_tasks(run_dir(result)) == {}
     assert {node.host: started_at(docker_engine, node) for node in fleet.nodes} == before
-    # Already there: the lock, one command that compares the node's record with what this deploy wants,
+    # Already there: the lock, one module call that compares the node's record with what this deploy wants,
     # the history record and the lock given back (the check of /score runs from the controller).
     ran = node_tasks(run_dir(result))
     assert sorted(ran) == sorted(node.host for node in fleet.nodes)
     assert all(len(tasks) <= 4 for tasks in ran.values()), ran
+    # ...and the results table says so: ok, not changed.
+    for node in fleet.nodes:
+        assert re.search(rf"{node.host}\s*│\s*ok\s*│", result.stdout), result.stdout
 
 
 def test_score_change_ships_only_the_script(fleet, project, docker_engine):

@@ -2,6 +2,7 @@
 and after the last one) and how apply reads back what deploy.yml reported."""
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,13 @@ def test_unreachable_and_failed_nodes_are_named_as_the_rollout_saw_them():
     hosts = with_rollout_outcomes(result).hosts
     assert hosts["a"].unreachable and hosts["a"].message == "ssh: connection refused"
     assert (hosts["b"].failed_task, hosts["b"].message) == ("Start", "exit 1")
+
+
+def test_a_node_already_there_is_ok_though_its_lock_and_history_changed():
+    result = _run(
+        a={"rollout": {"batch": 1, "outcome": "ok", "already": True}},
+        b={"rollout": {"batch": 1, "outcome": "ok", "already": False}},
+    )
+    result.hosts.update({name: replace(host, changed=3) for name, host in result.hosts.items()})
+    hosts = with_rollout_outcomes(result).hosts
+    assert (hosts["a"].outcome, hosts["b"].outcome) == ("ok", "changed")
