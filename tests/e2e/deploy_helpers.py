@@ -94,25 +94,29 @@ def ensure_serving(fleet, project: Path, scratch: Path) -> subprocess.CompletedP
     return fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
 
 
-def render_elsewhere(inventory, project: Path, scratch: Path) -> Path:
+def render_elsewhere(inventory, project: Path, scratch: Path, env: dict[str, str] | None = None) -> Path:
     """`fleetdeploy render -o`, then the folder moved to another directory, as a site commits it or copies
-    it to the machine its automation runs on: a run of it proves it carries everything it needs."""
+    it to the machine its automation runs on: a run of it proves it carries everything it needs. `env`:
+    what the spec's secrets are read from (render needs their values for the release id, and writes none)."""
     written, moved = scratch / "rendered", scratch / "elsewhere" / "deploy"
-    result = fleetdeploy("render", inventory, "-f", project / "fleetdeploy.yml", "-o", written)
+    result = fleetdeploy("render", inventory, "-f", project / "fleetdeploy.yml", "-o", written, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     moved.parent.mkdir(parents=True)
     written.rename(moved)
     return moved
 
 
-def run_rendered(folder: Path, *, runner: bool = False) -> subprocess.CompletedProcess:
+def run_rendered(folder: Path, *, runner: bool = False, secrets_file: Path | None = None) -> subprocess.CompletedProcess:
     """The rendered project without fleetdeploy: plain ansible-playbook from its project/ folder, or
-    ansible-runner on the folder as AWX starts it (it runs the ansible-playbook it finds on PATH)."""
+    ansible-runner on the folder as AWX starts it (it runs the ansible-playbook it finds on PATH).
+    `secrets_file`: the release's secrets, passed as its README says (-e fleet_artifacts_secrets_src=FILE)."""
     bin_dir = Path(sys.executable).parent
+    extra = ["-e", f"fleet_artifacts_secrets_src={secrets_file}"] if secrets_file else []
     if runner:
         command, cwd = [str(bin_dir / "ansible-runner"), "run", str(folder), "-p", "playbooks/deploy.yml"], None
+        command += ["--cmdline", " ".join(extra)] if extra else []
     else:
-        command = [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml"]
+        command = [str(bin_dir / "ansible-playbook"), "playbooks/deploy.yml", *extra]
         cwd = folder / "project"
     return subprocess.run(
         command,

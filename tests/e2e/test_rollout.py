@@ -222,7 +222,7 @@ def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
     fleet, versions, releases, secret_values, docker_engine, sandbox_home, tmp_path
 ):
     sequence = ["v2", "v2'", "v1", "v2", "v2'"]  # v2': v2's project with the secret rotated
-    timings, outputs = [], []
+    timings, outputs, rendered = [], [], []
     with under_load(fleet, max_seconds=2400) as loaded:
         for index, name in enumerate(sequence):
             started = loaded.watcher.elapsed()
@@ -230,7 +230,15 @@ def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
             # The first rotation at -vvv: Ansible's most verbose output must not hold the value either.
             verbose = ("-vvv",) if index == sequence.index("v2'") else ()
             if name == "v1":  # the rendered project alone, under plain ansible-playbook, rolls out the same
-                result = run_rendered(render_elsewhere(fleet.inventory, versions["v1"], tmp_path))
+                rendered.append(render_elsewhere(fleet.inventory, versions["v1"], tmp_path / "v1"))
+                result = run_rendered(rendered[-1])
+            elif index == len(sequence) - 1:
+                # The last rotation as AWX runs it: ansible-runner on the rendered project, which holds no
+                # value; the secrets file is passed in, as the rendered README says.
+                rendered.append(
+                    render_elsewhere(fleet.inventory, versions["v2"], tmp_path / "v2", env={SECRET_SOURCE: secret})
+                )
+                result = run_rendered(rendered[-1], runner=True, secrets_file=secrets_file(tmp_path, secret))
             else:
                 result = apply(fleet, versions[name.rstrip("'")], *verbose, secret=secret)
             outputs.append(result)
@@ -262,7 +270,7 @@ def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
             f"the canary was not first: {flips}"
         )
     assert_secrets_are_nowhere_else(
-        fleet, versions["v2"], list(secret_values.values()), outputs, docker_engine, sandbox_home
+        fleet, versions["v2"], list(secret_values.values()), outputs, docker_engine, [sandbox_home, *rendered]
     )
     assert_secret_files_are_closed(fleet, docker_engine, releases["v2'"])
 
@@ -286,13 +294,22 @@ def places_holding(docker_engine, fleet, values: list[str]) -> list[str]:
     return found
 
 
-def assert_secrets_are_nowhere_else(fleet, project, values, outputs, docker_engine, sandbox_home) -> None:
-    """Not in the CLI's output, the controller's run folders, the nodes (but for the secrets files),
-    `status`/`history --json` or /version. `status` and `history` read the spec, so its secret's source
-    variable must be set: with the last value applied (v2'), the one the fleet serves."""
+def secrets_file(folder: Path, value: str) -> Path:
+    """v2's secrets as the rendered project takes them: a JSON object of name -> value, 0600."""
+    path = folder / "secrets.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"FD_CANARY": value}))
+    return path
+
+
+def assert_secrets_are_nowhere_else(fleet, project, values, outputs, docker_engine, folders) -> None:
+    """Not in the CLI's output, the controller's folders (its data home with the run folders, the rendered
+    projects with ansible-runner's artifacts), the nodes (but for the secrets files), `status`/`history
+    --json` or /version. `status` and `history` read the spec, so its secret's source variable must be
+    set: with the last value applied (v2'), the one the fleet serves."""
     for out in outputs:
         assert not any(value in out.stdout + out.stderr for value in values), "a secret in the CLI's output"
-    for path in sandbox_home.rglob("*"):
+    for path in (path for folder in folders for path in folder.rglob("*")):
         if path.is_file():
             assert not any(value.encode() in path.read_bytes() for value in values), f"a secret in {path}"
     assert places_holding(docker_engine, fleet, values) == []
