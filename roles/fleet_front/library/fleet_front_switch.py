@@ -217,7 +217,7 @@ def run(module, check_mode, progress):
     noting in `progress` what was sent and changed. Returns the record."""
     params = module.params
     # The order keeps the invariant rollouts rely on: the recorded slot is always one whose release runs
-    # and takes traffic (the old slot is stopped only after this module returns).
+    # and takes traffic (the old slot is stopped only after the record is written: by `after`, last).
     marker = params.get("in_progress") if not check_mode else None
     if marker:
         _write_atomically(marker, f"{params['to']}\n".encode())

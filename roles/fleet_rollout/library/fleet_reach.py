@@ -48,9 +48,9 @@ def sha1_of(path: str) -> str:
         return ""
 
 
-def why_not_there(record: dict[str, str], desired: str, sums: dict[str, str], runs) -> str:
+def why_not_there(record: dict[str, str], desired: str, sums: dict[str, str], front_unit: str, runs) -> str:
     """DEPLOYED, or the first reason the node is not where the deploy wants it. `runs(kind, name)` tells
-    whether the front unit or the recorded instance runs."""
+    whether a systemd unit or a container runs."""
     if not desired or not record:
         return "no record of a deploy to compare"
     if record.get("desired") != desired:
@@ -59,7 +59,7 @@ def why_not_there(record: dict[str, str], desired: str, sums: dict[str, str], ru
         return "the active slot record changed"
     if sums["config"] != record.get("config"):
         return "the front's config changed"
-    if not runs("unit", "front"):
+    if not runs("unit", front_unit):
         return "the front does not run"
     instance = record.get("instance", "")
     if not runs("container" if record.get("runtime") == "docker" else "unit", instance):
@@ -90,12 +90,11 @@ def main():
         if kind == "container":
             rc, out, _ = module.run_command(["docker", "container", "inspect", "--format", "{{.State.Running}}", name])
             return rc == 0 and out.strip() == "true"
-        rc, _, _ = module.run_command(["systemctl", "is-active", "--quiet", p["front_unit"] if name == "front" else name])
+        rc, _, _ = module.run_command(["systemctl", "is-active", "--quiet", name])
         return rc == 0
 
-    state = why_not_there(
-        read_record(p["record"]), p["desired"], {"active": sha1_of(p["active"]), "config": sha1_of(p["config"])}, runs
-    )
+    sums = {"active": sha1_of(p["active"]), "config": sha1_of(p["config"])}
+    state = why_not_there(read_record(p["record"]), p["desired"], sums, p["front_unit"], runs)
     module.exit_json(changed=False, state=state, ansible_facts={} if state == DEPLOYED else os_facts(module))
 
 

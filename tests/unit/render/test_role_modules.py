@@ -213,7 +213,7 @@ SUMS = {"active": "a1", "config": "c1"}
 
 
 def test_reach_finds_the_node_there_when_every_check_holds(reach):
-    assert reach.why_not_there(RECORD, "d1", SUMS, lambda kind, name: True) == reach.DEPLOYED
+    assert reach.why_not_there(RECORD, "d1", SUMS, "front", lambda kind, name: True) == reach.DEPLOYED
 
 
 @pytest.mark.parametrize(
@@ -228,13 +228,13 @@ def test_reach_finds_the_node_there_when_every_check_holds(reach):
     ],
 )
 def test_reach_names_the_first_reason_the_node_is_not_there(reach, desired, sums, running, reason):
-    assert reach.why_not_there(RECORD, desired, sums, lambda kind, name: (kind, name) in running) == reason
+    assert reach.why_not_there(RECORD, desired, sums, "front", lambda kind, name: (kind, name) in running) == reason
 
 
 def test_reach_asks_systemd_for_a_native_instance(reach):
     native = {**RECORD, "runtime": "venv", "instance": "fleetdeploy-mnist@blue.service"}
     asked = []
-    reach.why_not_there(native, "d1", SUMS, lambda kind, name: asked.append((kind, name)) or True)
+    reach.why_not_there(native, "d1", SUMS, "front", lambda kind, name: asked.append((kind, name)) or True)
     assert asked == [("unit", "front"), ("unit", "fleetdeploy-mnist@blue.service")]
 
 
