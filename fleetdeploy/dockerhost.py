@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tarfile
+import uuid
 
 import docker
 from docker.errors import DockerException
@@ -24,6 +27,27 @@ def docker_client() -> docker.DockerClient:
 def cgroup_version(client: docker.DockerClient) -> int:
     """The cgroup version of the engine's host (1 or 2); node containers are set up differently."""
     return int(client.info().get("CgroupVersion") or 1)
+
+
+def exec_output(container, argv: list[str]) -> tuple[int, str]:
+    """Run `argv` in a running container and return (exit code, stdout and stderr together).
+
+    Not `exec_run`'s own output: the engine sometimes hands back an empty stream for a command that
+    printed and exited quickly (docker-py #2042, moby #27289), which read as "no host keys" or "empty
+    state file" once in a few thousand calls. The output goes to a file in the container, read back as
+    an archive (a plain API call, no stream to race with), then removed.
+    """
+    out = f"/tmp/.fleetdeploy-exec-{uuid.uuid4().hex}"
+    runner = 'out=$1; shift; "$@" > "$out" 2>&1'
+    code, _ = container.exec_run(["sh", "-c", runner, "sh", out, *argv])
+    try:
+        chunks, _ = container.get_archive(out)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            member = archive.extractfile(archive.getmembers()[0])
+            text = member.read().decode(errors="replace") if member else ""
+    finally:
+        container.exec_run(["rm", "-f", out])
+    return code, text
 
 
 def _explain_unreachable(exc: Exception) -> str:

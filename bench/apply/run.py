@@ -416,14 +416,12 @@ def received(before: dict, after: dict) -> tuple[dict[str, int], dict[str, int] 
 
 
 def node_shell(node, command: str) -> str:
-    from fleetdeploy.dockerhost import docker_client
+    from fleetdeploy.dockerhost import docker_client, exec_output
 
-    code, out = docker_client().containers.get(node.container).exec_run(["sh", "-c", command])
+    code, out = exec_output(docker_client().containers.get(node.container), ["sh", "-c", command])
     if code != 0:
-        raise SystemExit(
-            f"bench: `{command}` in {node.container} exited {code}: {out.decode(errors='replace')}"
-        )
-    return out.decode()
+        raise SystemExit(f"bench: `{command}` in {node.container} exited {code}: {out}")
+    return out
 
 
 def changed_outside_bookkeeping(output: str) -> int:

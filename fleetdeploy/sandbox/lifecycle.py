@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
-from fleetdeploy.dockerhost import cgroup_version, docker_client
+from fleetdeploy.dockerhost import cgroup_version, docker_client, exec_output
 from fleetdeploy.errors import ConfigError, EnvironmentProblem, FleetdeployError
 from fleetdeploy.sandbox.container import run_options
 from fleetdeploy.sandbox.images import ensure_images
@@ -291,8 +291,8 @@ def _wait_ready(container, timeout: float, say: Progress) -> None:
             raise EnvironmentProblem(
                 f"node {container.name} stopped while booting ({container.status}):\n{log}"
             )
-        code, output = container.exec_run(["systemctl", "is-system-running"])
-        state = output.decode(errors="replace").strip() or f"exit {code}"
+        code, output = exec_output(container, ["systemctl", "is-system-running"])
+        state = output.strip() or f"exit {code}"
         return state in _READY_STATES, f"systemd {state!r}"
 
     port = _node(container).ssh_port
@@ -307,8 +307,8 @@ def _wait_ready(container, timeout: float, say: Progress) -> None:
 
     state = wait_until(systemd, f"node {container.name}", timeout)
     if state == "systemd 'degraded'":
-        _, failed = container.exec_run(["systemctl", "--failed", "--no-legend", "--plain"])
-        say(f"{container.name}: systemd degraded; failed units: {failed.decode().strip() or 'none listed'}")
+        _, failed = exec_output(container, ["systemctl", "--failed", "--no-legend", "--plain"])
+        say(f"{container.name}: systemd degraded; failed units: {failed.strip() or 'none listed'}")
     wait_until(sshd, f"node {container.name}", timeout)
 
 
@@ -317,20 +317,16 @@ def _authorize(container, public_key: str) -> None:
         'umask 077 && printf "%s\\n" "$1" > /home/fleet/.ssh/authorized_keys'
         " && chown -R fleet:fleet /home/fleet/.ssh"
     )
-    code, output = container.exec_run(["sh", "-c", script, "sh", public_key])
+    code, output = exec_output(container, ["sh", "-c", script, "sh", public_key])
     if code != 0:
-        raise EnvironmentProblem(
-            f"node {container.name}: could not install the sandbox SSH key: {output.decode()}"
-        )
+        raise EnvironmentProblem(f"node {container.name}: could not install the sandbox SSH key: {output}")
 
 
 def _host_keys(container) -> list[str]:
-    code, output = container.exec_run(["sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub"])
+    code, output = exec_output(container, ["sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub"])
     if code != 0:
-        raise EnvironmentProblem(
-            f"node {container.name}: could not read its SSH host keys: {output.decode()}"
-        )
-    return output.decode().splitlines()
+        raise EnvironmentProblem(f"node {container.name}: could not read its SSH host keys: {output}")
+    return output.splitlines()
 
 
 class _Undo:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from fleetdeploy.dockerhost import exec_output
 from tests.e2e.relay import relay
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mnist"
@@ -196,8 +197,7 @@ def changed_in_output(stdout: str) -> dict[str, list[str]]:
 
 def node_exec(client, node, command: str) -> str:
     """Run a shell command inside a sandbox node (as root) and return its output; fail on error."""
-    code, output = client.containers.get(node.container).exec_run(["sh", "-c", command])
-    text = output.decode(errors="replace")
+    code, text = exec_output(client.containers.get(node.container), ["sh", "-c", command])
     assert code == 0, f"{node.host}: `{command}` exited {code}: {text}"
     return text.strip()
 
