@@ -35,9 +35,11 @@ def exec_output(container, argv: list[str]) -> tuple[int, str]:
     Not `exec_run`'s own output: the engine sometimes hands back an empty stream for a command that
     printed and exited quickly (docker-py #2042, moby #27289), which read as "no host keys" or "empty
     state file" once in a few thousand calls. The output goes to a file in the container, read back as
-    an archive (a plain API call, no stream to race with), then removed.
+    an archive (a plain API call, no stream to race with), then removed. The file is in /var/tmp: the
+    archive API reads the container's own filesystem, not what is mounted inside it, and a node booting
+    systemd mounts a tmpfs on /tmp.
     """
-    out = f"/tmp/.fleetdeploy-exec-{uuid.uuid4().hex}"
+    out = f"/var/tmp/.fleetdeploy-exec-{uuid.uuid4().hex}"
     runner = 'out=$1; shift; "$@" > "$out" 2>&1'
     code, _ = container.exec_run(["sh", "-c", runner, "sh", out, *argv])
     try:
