@@ -277,15 +277,14 @@ def render(bench: Bench, fleet, project: Path, label: str) -> Rendered:
         f"render-{label}",
         cwd=project,
     )[0]
-    text = (out / "project" / "vars" / "fleetdeploy.yml").read_text()
-    found = re.search(r"^fleetdeploy_release:\s*['\"]?([0-9a-f]{12})", text, re.MULTILINE)
-    if not found:
-        raise SystemExit(f"bench: no release id in {out}/project/vars/fleetdeploy.yml")
-    archive = re.search(r"^fleet_image_archive:\s*['\"]?([^'\"\n]+)", text, re.MULTILINE)
+    values = json.loads((out / "project" / "vars" / "fleetdeploy.json").read_text())
+    release, archive = values.get("fleetdeploy_release"), values.get("fleet_image_archive")
+    if not release:
+        raise SystemExit(f"bench: no release id in {out}/project/vars/fleetdeploy.json")
     # A rendered project names its files relative to project/ (render/bundle.py).
-    size = f"; image tarball {(out / 'project' / archive.group(1)).stat().st_size / MB:.0f} MB" if archive else ""
+    size = f"; image tarball {(out / 'project' / archive).stat().st_size / MB:.0f} MB" if archive else ""
     bench.notes.append(f"render ({label}, untimed setup): {done:.1f} s{size}")
-    return Rendered(out, found.group(1))
+    return Rendered(out, release)
 
 
 def apply(bench: Bench, fleet, project: Path, case: str) -> ApplyRun:

@@ -1,11 +1,11 @@
 """Writes an ansible-runner private_data_dir that plain `ansible-playbook` can also run:
 
-<run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.yml, README.md; with
+<run_dir>/project/   playbooks/, roles/, ansible.cfg, vars/fleetdeploy.json, README.md; with
                      `self_contained`, files/: what ships to the nodes, and its SHA256SUMS (bundle.py)
 <run_dir>/inventory/ the user's inventory (a folder keeps its group_vars/ and host_vars/)
 <run_dir>/env/       envvars, settings (read by ansible-runner only)
 
-The values live in vars/fleetdeploy.yml, which every playbook loads (vars_files), not in extra
+The values live in vars/fleetdeploy.json, which every playbook loads (vars_files), not in extra
 variables: extra variables outrank everything, even the set_fact with which a role switching a node
 back takes the settings of the release it goes back to.
 """
@@ -21,9 +21,9 @@ import jinja2
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.render.bundle import bundle
 from fleetdeploy.render.sources import ansible_sources
-from fleetdeploy.render.variables import plain_data, to_yaml
+from fleetdeploy.render.variables import plain_data, to_ansible_json, to_yaml
 
-VARS_FILE = "vars/fleetdeploy.yml"
+VARS_FILE = "vars/fleetdeploy.json"  # JSON: Ansible parses it for every task (variables.to_ansible_json)
 # Rebuilt on every render; artifacts/ (ansible-runner's results) is left alone.
 _RENDERED = ("project", "inventory", "env")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -122,16 +122,14 @@ def _write_templates(rendered: RenderedProject, data: dict, forks: int, self_con
         "playbook": rendered.playbook,
         "vars_file": VARS_FILE,
         "forks": forks,
-        "variables": to_yaml(data),
     }
     for template, target in (
         ("ansible.cfg.j2", "ansible.cfg"),
         ("README.md.j2", "README.md"),
-        ("vars.yml.j2", VARS_FILE),
     ):
-        path = rendered.project_dir / target
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(env.get_template(template).render(context))
+        (rendered.project_dir / target).write_text(env.get_template(template).render(context))
+    rendered.vars_file.parent.mkdir(parents=True, exist_ok=True)
+    rendered.vars_file.write_text(to_ansible_json(data))
 
 
 def _write_env(rendered: RenderedProject, forks: int, settings: dict, *, relocatable: bool) -> None:

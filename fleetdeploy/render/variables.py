@@ -1,7 +1,8 @@
-"""Variables as YAML that Ansible reads back exactly as given."""
+"""Variables as YAML or JSON that Ansible reads back exactly as given."""
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePath
 
 import yaml
@@ -43,3 +44,21 @@ def plain_data(value, where: str = "variables"):
 
 def to_yaml(value) -> str:
     return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+
+
+def to_ansible_json(value) -> str:
+    """`value` (from plain_data) as JSON for a vars file: Ansible tries JSON before YAML and parses it
+    about 5x faster. It parses a play's vars_files again for every task on every host (only vaulted
+    files are cached, ansible-core 2.19), which made YAML parsing a fifth of a deploy's controller CPU.
+    Strings not to be templated keep that mark as Ansible's JSON spells it."""
+    return json.dumps(_json_marked(value), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _json_marked(value):
+    if isinstance(value, _Unsafe):
+        return {"__ansible_unsafe": str(value)}
+    if isinstance(value, dict):
+        return {key: _json_marked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_marked(item) for item in value]
+    return value

@@ -66,7 +66,7 @@ def wanted_release(inventory: Path, project: Path, scratch: Path) -> str:
     it the same way and names it in the rendered vars."""
     done = fleetdeploy("render", inventory, "-f", project / "fleetdeploy.yml", "-o", scratch)
     assert done.returncode == 0, done.stdout + done.stderr
-    rendered = yaml.safe_load((scratch / "project" / "vars" / "fleetdeploy.yml").read_text())
+    rendered = json.loads((scratch / "project" / "vars" / "fleetdeploy.json").read_text())
     return rendered["fleetdeploy_release"]
 
 

@@ -133,7 +133,7 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
     as AWX starts it, and each finds the fleet already deployed. Its lock is its own: another deploy
     holding it on one node refuses the run everywhere. Each run is in every node's history."""
     moved = render_elsewhere(fleet.inventory, project, tmp_path)
-    assert str(tmp_path / "rendered") not in (moved / "project" / "vars" / "fleetdeploy.yml").read_text()
+    assert str(tmp_path / "rendered") not in (moved / "project" / "vars" / "fleetdeploy.json").read_text()
     checked = subprocess.run(
         ["sha256sum", "-c", "--quiet", "files/SHA256SUMS"],
         cwd=moved / "project",

@@ -2,6 +2,7 @@
 and the folder still works after being moved (the roles resolve the paths against the project)."""
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,9 +88,9 @@ def test_a_self_contained_render_names_nothing_outside_itself(tmp_path):
     )
     moved = tmp_path / "elsewhere"
     shutil.move(rendered.private_data_dir, moved)
-    for path in [moved / "project" / "vars" / "fleetdeploy.yml", *(moved / "env").iterdir()]:
+    for path in [moved / "project" / "vars" / "fleetdeploy.json", *(moved / "env").iterdir()]:
         assert str(tmp_path) not in path.read_text(), f"{path} names a place outside the folder"
-    values = yaml.safe_load((moved / "project" / "vars" / "fleetdeploy.yml").read_text())
+    values = json.loads((moved / "project" / "vars" / "fleetdeploy.json").read_text())
     assert (moved / "project" / values["fleet_image_archive"]).read_bytes() == b"image layers"
     # Someone running the folder with ansible-runner by hand sees Ansible's output.
     assert "suppress_ansible_output" not in yaml.safe_load((moved / "env" / "settings").read_text())
@@ -101,6 +102,6 @@ def test_apply_runs_keep_the_controller_paths(tmp_path):
     inventory.write_text("fleet:\n  hosts: {}\n")
     variables = make_release(tmp_path)
     rendered = render_project(tmp_path / "run", inventory_path=inventory, variables=variables)
-    values = yaml.safe_load(rendered.vars_file.read_text())
+    values = json.loads(rendered.vars_file.read_text())
     assert values["fleet_image_archive"] == str(variables["fleet_image_archive"])
     assert not (rendered.project_dir / "files").exists()

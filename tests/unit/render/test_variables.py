@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from fleetdeploy.errors import ConfigError
-from fleetdeploy.render.variables import plain_data, to_yaml
+from fleetdeploy.render.variables import plain_data, to_ansible_json, to_yaml
 
 
 def test_paths_become_strings_and_round_trip():
@@ -26,6 +26,21 @@ def test_unsafe_strings_load_back_in_ansible_as_the_same_text():
 
     loaded = AnsibleLoader(to_yaml(plain_data({"body": "{% raw %}{{x}}"}))).get_single_data()
     assert str(loaded["body"]) == "{% raw %}{{x}}"
+
+
+def test_the_json_vars_file_loads_in_ansible_with_the_same_values_and_unsafe_text_untemplated(tmp_path):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    data = plain_data({"body": '{"data": "{{ x }}"}', "n": [1, 2.5, True, None], "nested": {"path": Path("/p")}})
+    path = tmp_path / "vars.json"
+    path.write_text(to_ansible_json(data))
+    # As a play's vars_files loads it (ansible-core's VariableManager): trusted, uncached.
+    loaded = DataLoader().load_from_file(str(path), cache="vaulted", unsafe=True, trusted_as_template=True)
+    assert loaded == {"body": '{"data": "{{ x }}"}', "n": [1, 2.5, True, None], "nested": {"path": "/p"}}
+    templar = Templar(loader=DataLoader(), variables={**loaded, "x": "templated"})
+    assert templar.template(loaded["body"]) == '{"data": "{{ x }}"}'  # marked unsafe: left as written
+    assert templar.template(loaded["nested"]["path"]) == "/p"
 
 
 def test_objects_are_refused_with_their_path():
