@@ -55,12 +55,11 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_layout import read_record
+from ansible.module_utils.fleet_layout import read_record, replace_link, write_durably
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 DRAIN_POLL = 0.2
@@ -137,23 +136,6 @@ def switch(params, check_mode):
     return sent
 
 
-def _write_atomically(path, data, check=None):
-    """Write `data` (bytes) beside `path`, check it with `check(tmp)` when given, then rename over."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fleetdeploy-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        if check:
-            check(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _current_bytes(path):
     try:
         with open(path, "rb") as handle:
@@ -177,7 +159,7 @@ def record(params, check_mode):
         return before, False
     if not check_mode:
         text = json.dumps(wanted, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-        _write_atomically(path, text.encode())
+        write_durably(path, text.encode())
     return wanted, True
 
 
@@ -195,7 +177,7 @@ def config(module, check_mode):
             raise FrontError(f"HAProxy refuses the front's new config: {(err or out).strip()}")
 
     if not check_mode:
-        _write_atomically(path, data, check)
+        write_durably(path, data, check=check)
     return True
 
 
@@ -204,11 +186,7 @@ def current(params, check_mode):
     if os.path.islink(link) and os.readlink(link) == target:
         return False
     if not check_mode:
-        tmp = f"{link}.fleetdeploy-new"
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(target, tmp)
-        os.replace(tmp, link)
+        replace_link(link, target)
     return True
 
 
@@ -220,7 +198,7 @@ def run(module, check_mode, progress):
     # and takes traffic (the old slot is stopped only after the record is written: by `after`, last).
     marker = params.get("in_progress") if not check_mode else None
     if marker:
-        _write_atomically(marker, f"{params['to']}\n".encode())
+        write_durably(marker, f"{params['to']}\n".encode())
     progress["commands"] = switch(params, check_mode)
     progress["steps"] += ["switch"] if progress["commands"] else []
     active, changed = record(params, check_mode)

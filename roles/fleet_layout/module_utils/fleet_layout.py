@@ -8,13 +8,15 @@
 The one reader of these records, shared by the custom modules (fleet_inspect, fleet_front_switch,
 fleet_releases, fleet_prune_releases) and the node script of `fleetdeploy logs`, which sends this file
 as it is: standard library only, Python 3.6 compatible, no Ansible import. Also the one writer of the
-history (fleet_history's and fleet_lock's modules).
+history (fleet_history's and fleet_lock's modules), and the modules' way to write a record so that a
+power cut leaves the old content or the new, never a torn file (write_durably).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import tempfile
 
 __metaclass__ = type  # noqa: F821  (Ansible's module_utils boilerplate)
 
@@ -29,18 +31,68 @@ def history_path(service_dir):
 
 def append_history(service_dir, records):
     """Appends each record as one JSON line (keys sorted) to the service's history, making the state
-    folder (root's, 0755) and the file (0644) when missing. Returns how many lines were written."""
+    folder (root's, 0755) and the file (0644) when missing, and flushes them to disk before it returns
+    (a lock given back after a history line the disk never got would lose the line). Returns how many
+    lines were written."""
     if not records:
         return 0
     path = history_path(service_dir)
     folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
+    made = not os.path.isdir(folder)
+    if made:
         os.makedirs(folder)
         os.chmod(folder, 0o755)
+    created = not os.path.exists(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     with os.fdopen(fd, "a") as fh:
         fh.write("".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+        fh.flush()
+        os.fsync(fh.fileno())
+    if created:
+        _fsync_folder(folder)
+    if made:
+        _fsync_folder(os.path.dirname(folder))
     return len(records)
+
+
+def write_durably(path, data, mode=0o644, check=None):
+    """Replaces `path` with `data` (bytes) so that a crash or power cut at any point leaves the old
+    content or the new: written beside it, flushed to disk, checked with `check(tmp)` when given (it
+    raises to refuse), renamed over, and the folder flushed so the rename itself survives."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fleetdeploy-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if check:
+            check(tmp)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def replace_link(link, target):
+    """Points the symbolic link `link` at `target` in one rename, flushed like write_durably."""
+    tmp = link + ".fleetdeploy-new"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.rename(tmp, link)
+    _fsync_folder(os.path.dirname(link) or ".")
+
+
+def _fsync_folder(folder):
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def releases_dir(service_dir):

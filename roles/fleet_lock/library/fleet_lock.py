@@ -25,7 +25,7 @@ import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_layout import append_history
+from ansible.module_utils.fleet_layout import append_history, write_durably
 
 
 def _holder(path):
@@ -37,10 +37,7 @@ def _holder(path):
 
 
 def _write(path, holder):
-    tmp = os.path.join(path, ".holder.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(holder, handle, sort_keys=True)
-    os.replace(tmp, os.path.join(path, "holder.json"))
+    write_durably(os.path.join(path, "holder.json"), json.dumps(holder, sort_keys=True).encode())
 
 
 def _take(path, holder, break_run):

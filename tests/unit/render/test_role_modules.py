@@ -96,6 +96,69 @@ def test_history_is_not_made_for_nothing(tmp_path):
     assert oct((tmp_path / "svc" / "state").stat().st_mode & 0o777) == "0o755"
 
 
+def flushes(monkeypatch, layout) -> list:
+    """What fleet_layout flushes to disk, in order: ("file", path) or ("folder", path)."""
+    seen, fsync = [], layout.os.fsync
+
+    def recorded(fd):
+        path = layout.os.readlink(f"/proc/self/fd/{fd}")
+        seen.append(("folder" if layout.os.path.isdir(path) else "file", path))
+        fsync(fd)
+
+    monkeypatch.setattr(layout.os, "fsync", recorded)
+    return seen
+
+
+def test_a_record_is_flushed_before_its_rename_and_the_rename_after(monkeypatch, tmp_path):
+    layout = node_layout()
+    seen = flushes(monkeypatch, layout)
+    target = tmp_path / "active.json"
+    target.write_text("old")
+    renames, rename = [], layout.os.rename
+    monkeypatch.setattr(layout.os, "rename", lambda a, b: (renames.append(len(seen)), rename(a, b)))
+    layout.write_durably(str(target), b"new", 0o640)
+    assert target.read_text() == "new" and oct(target.stat().st_mode & 0o777) == "0o640"
+    assert [kind for kind, _ in seen] == ["file", "folder"] and seen[1][1] == str(tmp_path)
+    assert renames == [1], "the content reached the disk before the rename, the folder after it"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["active.json"]
+
+
+def test_a_refused_record_leaves_the_old_one_and_no_temporary_file(tmp_path):
+    layout = node_layout()
+    target = tmp_path / "front.cfg"
+    target.write_text("old")
+
+    def refuse(tmp):
+        assert open(tmp).read() == "bad"
+        raise ValueError("HAProxy refuses it")
+
+    with pytest.raises(ValueError, match="refuses"):
+        layout.write_durably(str(target), b"bad", check=refuse)
+    assert [p.name for p in tmp_path.iterdir()] == ["front.cfg"] and target.read_text() == "old"
+
+
+def test_a_link_is_replaced_in_one_rename_and_flushed(monkeypatch, tmp_path):
+    layout = node_layout()
+    seen = flushes(monkeypatch, layout)
+    link = tmp_path / "current"
+    link.symlink_to("releases/a.json")
+    layout.replace_link(str(link), "releases/b.json")
+    assert layout.os.readlink(link) == "releases/b.json" and seen == [("folder", str(tmp_path))]
+    assert [p.name for p in tmp_path.iterdir()] == ["current"]
+
+
+def test_history_lines_reach_the_disk_before_the_call_returns(monkeypatch, tmp_path):
+    layout = node_layout()
+    seen = flushes(monkeypatch, layout)
+    layout.append_history(str(tmp_path / "svc"), [{"a": 1}])
+    state = tmp_path / "svc" / "state"
+    # The new file, the folder that now names it, and the folder made for it.
+    assert seen == [("file", str(state / "history.jsonl")), ("folder", str(state)), ("folder", str(state.parent))]
+    seen.clear()
+    layout.append_history(str(tmp_path / "svc"), [{"a": 2}])
+    assert seen == [("file", str(state / "history.jsonl"))]
+
+
 class FakeFront:
     """HAProxy's admin socket as far as fleet_front_switch uses it: `show stat` CSV, `set server` lines."""
 
