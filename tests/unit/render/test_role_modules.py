@@ -1,6 +1,7 @@
 """The pure parts of fleetdeploy's own Ansible modules (the rest runs on the sandbox in tests/e2e)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_a_refused_record_leaves_the_old_one_and_no_temporary_file(tmp_path):
     target.write_text("old")
 
     def refuse(tmp):
-        assert open(tmp).read() == "bad"
+        assert Path(tmp).read_text() == "bad"
         raise ValueError("HAProxy refuses it")
 
     with pytest.raises(ValueError, match="refuses"):
