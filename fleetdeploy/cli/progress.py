@@ -298,9 +298,11 @@ def _tail(path: Path, lines: int) -> list[str]:
 
 
 def print_rollout(console: Console, rollout) -> None:
-    """How the batches went: where the rollout stopped, which nodes went back, which were never touched."""
+    """How the batches went (nodes already there are in none): where the rollout stopped, which nodes went
+    back, which were never touched."""
     sizes = " -> ".join(str(len(batch.hosts)) for batch in rollout.batches)
-    console.print(f"batches: {sizes or 'none'}", markup=False, highlight=False)
+    already = f" ({len(rollout.already)} node(s) already there)" if rollout.already else ""
+    console.print(f"batches: {sizes or 'none'}{already}", markup=False, highlight=False)
     for name, back in rollout.rollbacks.items():
         state = (
             f"rolled back to {back.release}"

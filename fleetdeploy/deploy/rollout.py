@@ -31,6 +31,7 @@ class RolloutReport:
     stopped: str | None = None  # why the rollout stopped early, None when every batch ran
     rollbacks: dict[str, Rollback] = field(default_factory=dict)  # node -> the release it went back to
     not_started: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # found already there by the lock play: in no batch
 
     @property
     def rolled_back(self) -> list[str]:
@@ -76,12 +77,22 @@ def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
         for host in hosts
         if host in result.hosts and not result.hosts[host].unreachable and not result.hosts[host].failed
     }
-    report.not_started = [host for host in hosts if host in reached and not states[host].get("batch")]
+    report.already = [host for host in hosts if _already(states[host])]
+    report.not_started = [
+        host
+        for host in hosts
+        if host in reached and not states[host].get("batch") and not _already(states[host])
+    ]
     if report.not_started and not report.stopped and result.status != "successful":
         report.stopped = (
             "interrupted: the run was canceled" if result.status == "canceled" else "the run ended early"
         )
     return report
+
+
+def _already(state: dict) -> bool:
+    """Done in the lock play: already where the deploy wanted it, never in a batch."""
+    return not state.get("batch") and bool(state.get("already")) and state.get("outcome") == OK
 
 
 def with_rollout_outcomes(result: RunResult) -> RunResult:

@@ -91,6 +91,8 @@ def test_second_apply_changes_nothing(fleet, project, docker_engine):
     # ...and the results table says so: ok, not changed.
     for node in fleet.nodes:
         assert re.search(rf"{node.host}\s*│\s*ok\s*│", result.stdout), result.stdout
+    # The lock play found every node there: no batch started.
+    assert f"batches: none ({len(fleet.nodes)} node(s) already there)" in result.stdout, result.stdout
 
 
 def test_score_change_ships_only_the_script(fleet, project, docker_engine):

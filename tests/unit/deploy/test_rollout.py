@@ -111,6 +111,19 @@ def test_the_report_lists_batches_rollbacks_and_nodes_never_started():
     assert report.updated == []
 
 
+def test_nodes_the_lock_play_found_already_there_are_in_no_batch_and_not_never_started():
+    result = _run(
+        "failed",
+        a={"rollout": {"batch": None, "outcome": "ok", "already": True}},
+        b={"rollout": {"batch": 1, "outcome": "failed", "stopped": "canary batch failed on b"}},
+        c={"rollout": {"batch": None, "outcome": "not started", "already": False}},
+    )
+    report = rollout_report(["a", "b", "c"], result)
+    assert [batch.hosts for batch in report.batches] == [["b"]]
+    assert report.already == ["a"] and report.not_started == ["c"]
+    assert with_rollout_outcomes(result).hosts["a"].outcome == "ok"
+
+
 def test_a_run_cut_short_says_so():
     result = _run("canceled", a={"rollout": {"batch": 1}}, b={})
     assert rollout_report(["a", "b"], result).stopped == "interrupted: the run was canceled"
