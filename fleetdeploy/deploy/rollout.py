@@ -81,7 +81,7 @@ def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
     report.not_started = [
         host
         for host in hosts
-        if host in reached and not states[host].get("batch") and not _already(states[host])
+        if host in reached and not states[host].get("batch") and host not in report.already
     ]
     if report.not_started and not report.stopped and result.status != "successful":
         report.stopped = (
