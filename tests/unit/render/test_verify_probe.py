@@ -1,20 +1,20 @@
-"""fleet_verify's probe (roles/fleet_verify/vars/main.yml), run as the role runs it: the controller's
-Python, the body on stdin, against a real HTTP server on 127.0.0.1: /ready until 200, then /score."""
+"""fleet_verify's probe (roles/fleet_verify/action_plugins/fleet_probe.py), against a real HTTP server on
+127.0.0.1: /ready until 200, then /score; and the message a failed check gives."""
 
+import importlib.util
 import json
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import yaml
 
 from fleetdeploy.render import ansible_sources
 
-PROBE = yaml.safe_load((ansible_sources().roles / "fleet_verify" / "vars" / "main.yml").read_text())[
-    "__fleet_verify_probe"
-]
+_spec = importlib.util.spec_from_file_location(
+    "fleet_probe", ansible_sources().roles / "fleet_verify" / "action_plugins" / "fleet_probe.py"
+)
+fleet_probe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fleet_probe)
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -53,20 +53,12 @@ def server():
 
 
 def _probe(url, body, ready_timeout=5):
-    run = subprocess.run(
-        [sys.executable, "-c", PROBE, url, str(ready_timeout), "5"],
-        input=body.encode(),
-        capture_output=True,
-        check=False,
-    )
-    return run.returncode, run.stdout, run.stderr
+    return fleet_probe.probe(url, body.encode(), ready_timeout, 5)
 
 
 @pytest.mark.integration
 def test_probe_posts_json_and_times_the_request(server):
-    rc, out, _ = _probe(server, '{"data": [1, 2, 3]}')
-    result = json.loads(out)
-    assert rc == 0
+    result = _probe(server, '{"data": [1, 2, 3]}')
     assert result["ready"] == 200 and result["status"] == 200
     assert json.loads(result["content"]) == [3, 2, 1]
     assert 0 < result["latency_ms"] < 5000
@@ -74,37 +66,60 @@ def test_probe_posts_json_and_times_the_request(server):
 
 @pytest.mark.integration
 def test_probe_reports_an_error_status_with_its_body(server):
-    rc, out, _ = _probe(server, '{"data": ["boom"]}')
-    assert rc == 0
-    assert json.loads(out)["status"] == 500
+    seen = _probe(server, '{"data": ["boom"]}')
+    assert seen["status"] == 500
 
 
 @pytest.mark.integration
 def test_probe_waits_for_ready_before_the_request(server):
     _Echo.not_ready_answers = 2
-    rc, out, _ = _probe(server, '{"data": [1]}')
-    assert rc == 0
-    assert json.loads(out)["ready"] == 200 and json.loads(out)["status"] == 200
+    seen = _probe(server, '{"data": [1]}')
+    assert seen["ready"] == 200 and seen["status"] == 200
     assert _Echo.not_ready_answers < 0
 
 
 @pytest.mark.integration
 def test_probe_without_a_body_only_waits_for_ready(server):
-    rc, out, _ = _probe(server, "")
-    assert rc == 0
-    assert json.loads(out) == {"ready": 200}
+    seen = _probe(server, "")
+    assert seen == {"ready": 200}
 
 
 @pytest.mark.integration
 def test_probe_reports_the_last_ready_answer_when_it_never_came(server):
     _Echo.not_ready_answers = 100
-    rc, out, _ = _probe(server, '{"data": [1]}', ready_timeout=1)
-    assert rc == 0
-    assert json.loads(out) == {"ready": 503}
+    seen = _probe(server, '{"data": [1]}', ready_timeout=1)
+    assert seen == {"ready": 503}
 
 
 @pytest.mark.integration
 def test_probe_names_the_reason_when_nothing_listens():
-    rc, out, _ = _probe("http://127.0.0.1:9", "{}", ready_timeout=0)
-    assert rc == 0
-    assert "Connection refused" in json.loads(out)["ready"]
+    seen = _probe("http://127.0.0.1:9", "{}", ready_timeout=0)
+    assert "Connection refused" in seen["ready"]
+
+
+def _failure(seen, sample='{"data": [1]}', expected=""):
+    return fleet_probe.failure(seen, "node1", "http://127.0.0.1:1", 60, sample, expected)
+
+
+def test_a_passed_check_gives_no_message():
+    seen = {"ready": 200, "status": 200, "content": "[2]"}
+    assert _failure(seen, expected="[2]") == ""
+    assert _failure({"ready": 200}, sample="") == ""
+
+
+def test_a_failed_check_names_the_host_the_url_and_what_came_back():
+    assert _failure({"ready": 503}).startswith(
+        "host node1: GET http://127.0.0.1:1/ready did not answer 200 within 60s from the controller (last: 503)."
+    )
+    assert _failure({"ready": 200, "status": 500, "content": "boom"}) == (
+        "host node1: POST http://127.0.0.1:1/score answered 500: boom"
+    )
+    assert _failure({"ready": 200, "status": None, "content": "", "error": "timed out"}) == (
+        "host node1: POST http://127.0.0.1:1/score failed: timed out"
+    )
+    assert _failure({"ready": 200, "status": 200, "content": "[3]"}, expected="[2]") == (
+        "host node1: /score answered [3], expected [2]."
+    )
+    assert _failure({"ready": 200, "status": 200, "content": "not json"}, expected="[2]").endswith(
+        "expected [2]."
+    )
