@@ -31,7 +31,7 @@ class RolloutReport:
     stopped: str | None = None  # why the rollout stopped early, None when every batch ran
     rollbacks: dict[str, Rollback] = field(default_factory=dict)  # node -> the release it went back to
     not_started: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)  # found already there by the lock play: in no batch
+    already: list[str] = field(default_factory=list)  # found already there before the batches: in no batch
 
     @property
     def rolled_back(self) -> list[str]:
@@ -91,15 +91,17 @@ def rollout_report(hosts: list[str], result: RunResult) -> RolloutReport:
 
 
 def _already(state: dict) -> bool:
-    """Done in the lock play: already where the deploy wanted it, never in a batch."""
+    """Done before the batches (the first look, confirmed under the lock when the lock play ran): already
+    where the deploy wanted it, never in a batch."""
     return not state.get("batch") and bool(state.get("already")) and state.get("outcome") == OK
 
 
 def with_rollout_outcomes(result: RunResult) -> RunResult:
     """Each node's result as the rollout saw it: a node it could not reach is unreachable (Ansible counts
     it as `ignored`), a failed one names the task that failed rather than the task that reports it, and
-    one that was already where the deploy wanted it is `ok`, not `changed`: its only writes were the
-    run's bookkeeping (the lock taken and given back, the history line)."""
+    one that was already where the deploy wanted it is `ok`, not `changed`: its only writes, if any, were
+    the run's bookkeeping (the lock taken and given back, the history line, when another node needed the
+    release)."""
     hosts = dict(result.hosts)
     for name, host in result.hosts.items():
         state = host.report.get("rollout") or {}

@@ -159,9 +159,10 @@ def changed_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, l
 CONTROLLER_ONLY = {
     f"ansible.builtin.{action}"
     for action in (
-        "set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec", "include_role", "include_tasks"
+        "set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec", "include_role", "include_tasks",
+        "group_by",
     )
-}
+} | {"fleet_probe"}  # fleet_verify's check, an action plugin: HTTP from the controller
 
 
 def node_tasks(run_folder: Path, playbook: str = "deploy.yml") -> dict[str, list[str]]:

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1500)]
 # The serving slot's container (docs/rollout.md): fleetdeploy-mnist-blue or -green, named in active.json.
 SERVICE_DIR = "/opt/fleetdeploy/mnist"
 ACTIVE = f"{SERVICE_DIR}/state/active.json"
+REACH_TASK = "Ask the node whether it is already where this deploy wants it"  # fleet_rollout's reach.yml
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +80,20 @@ def test_first_apply_serves_the_seed_client_on_every_node(fleet, project, docker
 
 def test_second_apply_changes_nothing(fleet, project, docker_engine):
     before = {node.host: started_at(docker_engine, node) for node in fleet.nodes}
+    records = {node.host: history_lines(docker_engine, node) for node in fleet.nodes}
     result = apply(fleet, project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_tasks(run_dir(result)) == {}
     assert {node.host: started_at(docker_engine, node) for node in fleet.nodes} == before
-    # Already there: the lock, one module call that compares the node's record with what this deploy wants,
-    # the history record and the lock given back (the check of /score runs from the controller).
+    # Already there: one module call per node, before any lock, compares the node's record with what this
+    # deploy wants (the check of /score runs from the controller). No lock taken, no history line written.
     ran = node_tasks(run_dir(result))
-    assert sorted(ran) == sorted(node.host for node in fleet.nodes)
-    assert all(len(tasks) <= 4 for tasks in ran.values()), ran
+    assert ran == {node.host: [REACH_TASK] for node in fleet.nodes}, ran
+    assert {node.host: history_lines(docker_engine, node) for node in fleet.nodes} == records
     # ...and the results table says so: ok, not changed.
     for node in fleet.nodes:
         assert re.search(rf"{node.host}\s*│\s*ok\s*│", result.stdout), result.stdout
-    # The lock play found every node there: no batch started.
+    # The first look found every node there: no batch started.
     assert f"batches: none ({len(fleet.nodes)} node(s) already there)" in result.stdout, result.stdout
 
 
@@ -132,8 +134,8 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
 ):
     """`render -o` carries what it ships: moved away from where it was written (and from the run
     folders and image cache apply uses), it runs under plain ansible-playbook and under ansible-runner
-    as AWX starts it, and each finds the fleet already deployed. Its lock is its own: another deploy
-    holding it on one node refuses the run everywhere. Each run is in every node's history."""
+    as AWX starts it, and each finds the fleet already deployed (no lock, no history line). Its lock is its
+    own: another deploy holding it on one node refuses the run everywhere."""
     moved = render_elsewhere(fleet.inventory, project, tmp_path)
     assert str(tmp_path / "rendered") not in (moved / "project" / "vars" / "fleetdeploy.json").read_text()
     checked = subprocess.run(
@@ -165,9 +167,10 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
         done = run_rendered(moved, runner=runner)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         recap_says_nothing_changed(done.stdout, fleet)
-    for node in fleet.nodes:  # each run without fleetdeploy is in the node's history, the refused one not
-        added = history_lines(docker_engine, node)[len(records[node.host]) :]
-        assert [(entry["action"], entry["result"]) for entry in added] == [("apply", "ok")] * 2, added
+        # Found already there in the first look: the lock play and the ones after it had no hosts.
+        assert "Take the deploy lock of" not in done.stdout, done.stdout[-3000:]
+    for node in fleet.nodes:  # the refused run and the two that found nothing to change add no history line
+        assert history_lines(docker_engine, node) == records[node.host], node.host
 
 
 def test_a_rendered_project_stops_at_a_failing_canary_on_its_own(fleet, project, tmp_path, docker_engine):

@@ -18,14 +18,18 @@ options:
   active: {type: path, required: true, description: The active slot record (state/active.json).}
   config: {type: path, required: true, description: The front's config file.}
   front_unit: {type: str, required: true, description: The front's systemd unit.}
+  lock:
+    type: path
+    default: ""
+    description: The service's deploy lock; when given and held, the node is not there (a deploy is under way).
 author: fleetdeploy
 """
 
 import hashlib
+import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.facts.system.distribution import DistributionFactCollector
 
 DEPLOYED = "deployed"
 
@@ -68,6 +72,9 @@ def why_not_there(record: dict[str, str], desired: str, sums: dict[str, str], fr
 
 
 def os_facts(module: AnsibleModule) -> dict:
+    # Imported here: a node already there never needs it, and it is the module's slowest import.
+    from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+
     facts = DistributionFactCollector().collect(module=module)
     facts["architecture"] = platform.machine()
     return facts
@@ -81,6 +88,7 @@ def main():
             active=dict(type="path", required=True),
             config=dict(type="path", required=True),
             front_unit=dict(type="str", required=True),
+            lock=dict(type="path", default=""),
         ),
         supports_check_mode=True,
     )
@@ -95,6 +103,9 @@ def main():
 
     sums = {"active": sha1_of(p["active"]), "config": sha1_of(p["config"])}
     state = why_not_there(read_record(p["record"]), p["desired"], sums, p["front_unit"], runs)
+    if state == DEPLOYED and p["lock"] and os.path.isdir(p["lock"]):
+        # Asked before any lock (deploy.yml's first play): a deploy under way may be changing the node.
+        state = "another deploy holds the lock"
     module.exit_json(changed=False, state=state, ansible_facts={} if state == DEPLOYED else os_facts(module))
 
 
