@@ -1,5 +1,8 @@
 #!/usr/bin/python
-# The deploy lock of one service on one node: a directory (mkdir is atomic) holding who took it.
+# The deploy lock of one service on one node: a directory (mkdir is atomic) holding who took it. Every
+# change to it (take, take over a stale holder, give back) happens under a kernel lock on the folder that
+# holds it (flock on the state folder: no file of its own to leave behind), so reading the holder and replacing or removing it is one step: two runs breaking the same stale lock at
+# once cannot both win, nor leave holder.json naming the one that lost.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -19,10 +22,12 @@ options:
 author: fleetdeploy
 """
 
+import fcntl
 import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.fleet_layout import append_history, write_durably
@@ -40,9 +45,26 @@ def _write(path, holder):
     write_durably(os.path.join(path, "holder.json"), json.dumps(holder, sort_keys=True).encode())
 
 
+@contextmanager
+def _guarded(path):
+    """One change to the lock at a time on this node (the kernel drops the guard if the module dies)."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _take(path, holder, break_run):
     """(taken, current holder)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with _guarded(path):
+        return _take_guarded(path, holder, break_run)
+
+
+def _take_guarded(path, holder, break_run):
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -61,6 +83,11 @@ def _give_back(path, holder, history):
     """Appends `history` to the service's history (<service>/state/history.jsonl, whoever holds the lock),
     then removes the lock if `holder` holds it. Returns (given back, the holder found, records written)."""
     recorded = append_history(os.path.dirname(os.path.dirname(path)), history)
+    with _guarded(path):
+        return _give_back_guarded(path, holder, recorded)
+
+
+def _give_back_guarded(path, holder, recorded):
     current = _holder(path)
     # run_id "*" is `fleetdeploy unlock`: the holder is gone for good, whoever it was.
     mine = os.path.isdir(path) and current.get("run_id") in (holder["run_id"], "", None) or (

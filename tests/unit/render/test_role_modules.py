@@ -1,6 +1,9 @@
 """The pure parts of fleetdeploy's own Ansible modules (the rest runs on the sandbox in tests/e2e)."""
 
 import json
+import multiprocessing
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -326,3 +329,37 @@ def test_front_switch_runs_the_after_command_once_the_switch_is_recorded(monkeyp
         switch.run(failing, False, {"commands": [], "steps": []})
     assert json.loads((tmp_path / "active.json").read_text())["slot"] == "blue"
     assert not (tmp_path / "switching").exists()
+
+
+def _break_stale_lock(path: str, run_id: str, start, results) -> None:
+    """One run taking over the stale lock of run "gone"; reading the holder is made slow, so without the
+    guard both runs would read "gone" before either wrote itself."""
+    lock = role_module("fleet_lock", "fleet_lock")
+    read = lock._holder
+
+    def slow_holder(folder):
+        found = read(folder)
+        time.sleep(0.3)
+        return found
+
+    lock._holder = slow_holder
+    start.wait()
+    results.put((run_id, lock._take(path, {"run_id": run_id}, "gone")[0]))
+
+
+def test_two_runs_breaking_the_same_stale_lock_leave_one_winner_named_in_the_lock(tmp_path):
+    lock = role_module("fleet_lock", "fleet_lock")
+    path = str(tmp_path / "state" / "lock")
+    lock._take(path, {"run_id": "gone"}, "")
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    runs = [context.Process(target=_break_stale_lock, args=(path, run_id, start, results)) for run_id in "ab"]
+    for run in runs:
+        run.start()
+    start.set()
+    for run in runs:
+        run.join(10)
+    won = [run_id for run_id, taken in (results.get(timeout=5) for _ in runs) if taken]
+    assert len(won) == 1, won
+    assert json.loads((tmp_path / "state" / "lock" / "holder.json").read_text()) == {"run_id": won[0]}
+    assert sorted(os.listdir(tmp_path / "state")) == ["lock"]  # the guard leaves no file of its own
