@@ -3,6 +3,7 @@ apply, rollback and remove through roles/fleet_history), merged into one timelin
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -10,13 +11,25 @@ from fleetdeploy.inventory import load_inventory
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
 from fleetdeploy.ops.target import Target
 
-FIELDS = ("time", "action", "release", "previous", "result", "user", "controller", "run_id", "detail")
+FIELDS = (
+    "time",
+    "node_time",
+    "action",
+    "release",
+    "previous",
+    "result",
+    "user",
+    "controller",
+    "run_id",
+    "detail",
+)
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     node: str
-    time: str | None = None
+    time: str | None = None  # the controller's clock when the run made the record
+    node_time: str | None = None  # the node's clock when it wrote the line (None before 2026-12-02)
     action: str | None = None
     release: str | None = None
     previous: str | None = None
@@ -50,21 +63,26 @@ class History:
 
 
 def merge_history(facts: dict[str, NodeFacts]) -> tuple[list[HistoryEntry], dict[str, str]]:
-    """Every node's records in time order (ISO times sort as text), and the nodes that could not say. Pure."""
-    entries, problems = [], {}
+    """Every node's records as one timeline, and the nodes that could not say. Pure.
+
+    Each node's lines stay in the order the node wrote them (its file is appended in order, whatever any
+    clock says); the nodes' lines are interleaved by the controller's `time` (ISO times sort as text).
+    So a controller or node whose clock is off never puts a node's later action before its earlier one."""
+    per_node, problems = [], {}
     for node, fact in facts.items():
         if not fact.reachable:
             problems[node] = f"unreachable: {fact.error}"
             continue
         if fact.error:
             problems[node] = fact.error
+        lines = []
         for record in fact.report.get("history") or []:
             if "unreadable" in record:
                 problems[node] = f"unreadable history line: {record['unreadable'][:120]}"
                 continue
-            entries.append(HistoryEntry(node, **{key: _text(record.get(key)) for key in FIELDS}))
-    entries.sort(key=lambda entry: (entry.time or "", entry.node))
-    return entries, problems
+            lines.append(HistoryEntry(node, **{key: _text(record.get(key)) for key in FIELDS}))
+        per_node.append(lines)
+    return list(heapq.merge(*per_node, key=lambda entry: (entry.time or "", entry.node))), problems
 
 
 def read_history(

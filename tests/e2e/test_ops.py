@@ -112,6 +112,7 @@ def test_history_lists_the_applies_in_order(fleet, project):
         assert applies[0]["time"] < applies[1]["time"]
         assert applies[1]["previous"] == applies[0]["release"] != applies[1]["release"]
         assert all(entry["result"] == "ok" and entry["user"] and entry["controller"] for entry in applies)
+        assert all(entry["node_time"] for entry in applies)  # the node's clock, beside the controller's
 
 
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):

@@ -14,6 +14,7 @@ power cut leaves the old content or the new, never a torn file (write_durably).
 
 from __future__ import absolute_import, division, print_function
 
+import datetime
 import json
 import os
 import tempfile
@@ -32,10 +33,13 @@ def history_path(service_dir):
 def append_history(service_dir, records):
     """Appends each record as one JSON line (keys sorted) to the service's history, making the state
     folder (root's, 0755) and the file (0644) when missing, and flushes them to disk before it returns
-    (a lock given back after a history line the disk never got would lose the line). Returns how many
-    lines were written."""
+    (a lock given back after a history line the disk never got would lose the line). Each line gets
+    `node_time`, this node's clock when it was written, beside the controller's `time`: the two may
+    differ, and the file's order is the node's own. Returns how many lines were written."""
     if not records:
         return 0
+    node_time = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    records = [dict(record, node_time=node_time) for record in records]
     path = history_path(service_dir)
     folder = os.path.dirname(path)
     made = not os.path.isdir(folder)

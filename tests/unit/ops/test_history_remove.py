@@ -42,6 +42,26 @@ def test_histories_are_merged_in_time_order_and_silent_nodes_are_named():
     assert problems == {"n3": "unreachable: ssh: connection refused"}
 
 
+def test_a_skewed_clock_never_puts_a_nodes_later_action_before_its_earlier_one():
+    """The controller of n1's second run had its clock 2 h behind: n1's own order (its file's) holds,
+    and the other node's line still goes between by the controller times it can be compared with."""
+    facts = {
+        "n1": NodeFacts(
+            True,
+            {
+                "history": [
+                    {**record("2026-11-24T10:00:00Z", "apply", "r1"), "node_time": "2026-11-24T10:00:01Z"},
+                    {**record("2026-11-24T08:30:00Z", "rollback", "r0"), "node_time": "2026-11-24T10:30:01Z"},
+                ]
+            },
+        ),
+        "n2": NodeFacts(True, {"history": [record("2026-11-24T09:00:00Z", "apply", "r1")]}),
+    }
+    entries, _ = merge_history(facts)
+    assert [(e.node, e.action) for e in entries] == [("n2", "apply"), ("n1", "apply"), ("n1", "rollback")]
+    assert [e.node_time for e in entries] == [None, "2026-11-24T10:00:01Z", "2026-11-24T10:30:01Z"]
+
+
 def test_remove_results_per_node():
     result = RunResult(
         status="failed",
