@@ -269,6 +269,13 @@ def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
         assert flips["node1"][0] < min(flips["node2"][0], flips["node3"][0]), (
             f"the canary was not first: {flips}"
         )
+    # Each rollout is one history line per node, those run without fleetdeploy (ansible-playbook, then
+    # ansible-runner as AWX starts it) too.
+    for node in fleet.nodes:
+        lines = node_exec(docker_engine, node, f"tail -n {len(sequence)} {STATE}/history.jsonl").splitlines()
+        assert [(entry["action"], entry["release"], entry["result"]) for entry in map(json.loads, lines)] == [
+            ("apply", releases[name], "ok") for name in sequence
+        ], node.host
     assert_secrets_are_nowhere_else(
         fleet, versions["v2"], list(secret_values.values()), outputs, docker_engine, [sandbox_home, *rendered]
     )
