@@ -93,6 +93,11 @@ class Response:
     headers: tuple = ()  # (name, value) str pairs beyond content-type, content-length, x-request-id
 
 
+# Seconds a client is told to wait before retrying a request refused while init() runs (it usually takes
+# a second or two: docs/serve.md).
+NOT_READY_RETRY_AFTER = "1"
+
+
 def error(status: int, message: str, headers: tuple = ()) -> Response:
     return Response(status, json.dumps({"message": message}).encode(), JSON, headers)
 
@@ -146,7 +151,8 @@ class ScoringApp:
 
     async def _score(self, request: Request) -> Response:
         if not self.readiness.ready:
-            return error(503, f"not ready: {self.readiness.reason}")
+            # init() still running (a start, a reboot, a restart after a crash): clients may retry soon.
+            return error(503, f"not ready: {self.readiness.reason}", (("Retry-After", NOT_READY_RETRY_AFTER),))
         headers = _header_dict(request.header_items()) if self.scorer.script.takes_headers else None
         if self.scorer.script.rawhttp:
             return await self._score_raw(request, headers)

@@ -39,6 +39,7 @@ def test_not_ready_while_init_runs_but_alive(start_server, tmp_path):
     assert ready.status_code == 503 and ready.json()["reason"] == "init() has not finished yet"
     response = requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5)
     assert response.status_code == 503 and "not ready" in response.json()["message"]
+    assert response.headers["Retry-After"] == "1"  # a client (or a proxy) knows to come back soon
     gate.touch()
     server.wait_until("/ready", timeout=15)
     assert requests.post(server.url + "/score", data='{"action": "echo"}', timeout=5).status_code == 200
