@@ -60,6 +60,20 @@ def up(name, nodes, distro, docker_modes, ssh_port, timeout):
     click.echo(made.inventory)
 
 
+@sandbox.command(name="power-cycle")
+@click.option("--name", default="default", show_default=True, help="Sandbox whose nodes lose power.")
+@click.argument("hosts", nargs=-1)
+@click.option("--timeout", default=180, show_default=True, help="Seconds to wait for each node to boot.")
+def power_cycle(name, hosts, timeout):
+    """Cut the power of HOSTS (default: every node) and boot them again; rewrites the inventory."""
+    from fleetdeploy.sandbox import lifecycle
+
+    box = lifecycle.power_cycle(name, hosts, ready_timeout=timeout, progress=_progress)
+    for node in box.nodes:
+        click.echo(f"{node.host}: ssh 127.0.0.1:{node.ssh_port}, scoring {node.scoring_url}")
+    click.echo(box.inventory)
+
+
 @sandbox.command()
 @click.option("--name", default="default", show_default=True, help="Sandbox to remove.")
 @click.option(

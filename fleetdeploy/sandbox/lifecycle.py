@@ -113,12 +113,10 @@ def up(
             _wait_ready(container, ready_timeout, say)
         made = [_node(c) for c in containers]
         private_key, public_key = new_keypair()
-        known_hosts = []
-        for container, node in zip(containers, made):
+        for container in containers:
             _authorize(container, public_key)
-            known_hosts += known_hosts_lines(node.ssh_port, _host_keys(container))
         undo.add(lambda: remove_state(paths))
-        write_state(paths, private_key, known_hosts, made)
+        write_state(paths, private_key, _known_hosts(containers, made), made)
     except BaseException as exc:
         say(f"removing what was made for sandbox {name!r}")
         undo.run()
@@ -126,6 +124,45 @@ def up(
             raise EnvironmentProblem(f"sandbox {name!r}: Docker refused a step: {exc}") from exc
         raise
     return Sandbox(name, tuple(made), paths)
+
+
+def power_cycle(
+    name: str,
+    hosts: Sequence[str] = (),
+    ready_timeout: float = 180,
+    client: docker.DockerClient | None = None,
+    progress: Progress | None = None,
+) -> Sandbox:
+    """Cut the power of `hosts` (every node when empty) and boot them again, as a site's outage would: each
+    node container is killed at once (no shutdown: what was not on disk is lost) and started, so systemd
+    boots and starts only what is enabled. Docker publishes the ports anew when a container starts, so the
+    inventory and known_hosts are rewritten with the ports each node got (its host keys stay)."""
+    say = progress or (lambda _msg: None)
+    client = client or docker_client()
+    box = find(name, client)
+    if box is None:
+        raise SandboxNotFound(f"no sandbox named {name!r} (see `fleetdeploy sandbox list`)")
+    known = [node.host for node in box.nodes]
+    unknown = [host for host in hosts if host not in known]
+    if unknown:
+        raise ConfigError(f"sandbox {name!r} has no node {', '.join(unknown)}; its nodes: {', '.join(known)}")
+    containers = [client.containers.get(node.container) for node in box.nodes]
+    for node, container in zip(box.nodes, containers):
+        if hosts and node.host not in hosts:
+            continue
+        say(f"cutting the power of {node.host} and booting it again")
+        container.reload()
+        if container.status == "running":
+            container.kill()
+            container.wait(condition="not-running")
+        container.start()
+        container.reload()
+        _wait_ready(container, ready_timeout, say)
+    for container in containers:
+        container.reload()
+    made = [_node(c) for c in containers]
+    write_state(box.paths, box.paths.private_key.read_bytes(), _known_hosts(containers, made), made)
+    return Sandbox(name, tuple(made), box.paths)
 
 
 def down(name: str, client: docker.DockerClient | None = None) -> Removed:
@@ -310,6 +347,14 @@ def _wait_ready(container, timeout: float, say: Progress) -> None:
         _, failed = exec_output(container, ["systemctl", "--failed", "--no-legend", "--plain"])
         say(f"{container.name}: systemd degraded; failed units: {failed.strip() or 'none listed'}")
     wait_until(sshd, f"node {container.name}", timeout)
+
+
+def _known_hosts(containers: list, nodes: list[Node]) -> list[str]:
+    """known_hosts lines for each node's host keys at the SSH port published for it now."""
+    lines = []
+    for container, node in zip(containers, nodes):
+        lines += known_hosts_lines(node.ssh_port, _host_keys(container))
+    return lines
 
 
 def _authorize(container, public_key: str) -> None:

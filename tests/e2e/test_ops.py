@@ -1,6 +1,6 @@
 """Day-two operations end to end on a 3-node sandbox: status, status --drift, logs, history and remove,
 each fault of issue 6 made for real (a node that cannot be reached, a service never deployed, a
-container stopped by hand, a score.py edited on a node, an unknown --node). The tests run in file
+container stopped by hand, a score.py edited on a node, an unknown --node), and a node's power cut. The tests run in file
 order and share one fleet: each builds on the state the one before left."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec
+from tests.e2e.deploy_helpers import copy_example, fleetdeploy, node_exec, version
 
 # Two applies on a loaded 2-core machine have taken over 20 minutes: the per-test limit leaves room.
 pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(2700)]
@@ -269,6 +270,48 @@ def test_a_vaulted_become_password_serves_apply_status_logs_and_rollback(fleet, 
         assert {name: node["release"] for name, node in nodes.items()} == serving
     for out in (logs, back, forward):
         assert password not in out.stdout + out.stderr
+
+
+def score_until_served(url: str, body: bytes, timeout: float) -> list[tuple[int, str | None]]:
+    """POST /score every 0.1 s until it answers 200: each HTTP answer's status and Retry-After header.
+    Connections refused or reset (nothing listens yet) are left out; a timeout fails the test."""
+    answers: list[tuple[int, str | None]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, f"{url}/score did not answer 200 within {timeout}s: {answers}"
+        request = urllib.request.Request(
+            f"{url}/score", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                answers.append((answer.status, None))
+                return answers
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.headers.get("Retry-After")))
+        except OSError:
+            pass
+        time.sleep(0.1)
+
+
+def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fleet, project):
+    """A power cut on node2 (`sandbox power-cycle`: the node container killed, then booted again by
+    systemd) and no controller: once something answers on its port, every answer before the first 200 is
+    a 503 that says when to retry (the slot's init() still running, or no slot yet), then it serves the
+    release it served before, and status calls it healthy (through the ports the sandbox got anew)."""
+    node = fleet.nodes[1]
+    served = version(node)["release"]
+    cut = subprocess.run(
+        [*CLI, "sandbox", "power-cycle", "--name", fleet.name, node.host],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    url = next(line for line in cut.stdout.splitlines() if line.startswith(f"{node.host}:")).split("scoring ")[1]
+    answers = score_until_served(url, (project / "sample_request.json").read_bytes(), timeout=120)
+    assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
+    with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
+        assert json.load(answer)["release"] == served
+    code, nodes = status_json(fleet, project)
+    assert code == 0 and nodes[node.host]["state"] == "healthy", nodes[node.host]
 
 
 def test_a_score_py_edited_by_hand_is_drift_on_that_node_only(fleet, project, docker_engine):
