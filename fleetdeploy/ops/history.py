@@ -4,25 +4,12 @@ apply, rollback and remove through roles/fleet_history), merged into one timelin
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from fleetdeploy.inventory import load_inventory
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
 from fleetdeploy.ops.target import Target
-
-FIELDS = (
-    "time",
-    "node_time",
-    "action",
-    "release",
-    "previous",
-    "result",
-    "user",
-    "controller",
-    "run_id",
-    "detail",
-)
 
 
 @dataclass(frozen=True)
@@ -41,6 +28,10 @@ class HistoryEntry:
 
     def as_json(self) -> dict:
         return asdict(self)
+
+
+# What a history line may hold: every field but the node, which the line's file says.
+FIELDS = tuple(field.name for field in fields(HistoryEntry) if field.name != "node")
 
 
 @dataclass(frozen=True)
