@@ -161,6 +161,7 @@ CONTROLLER_ONLY = {
     for action in (
         "set_fact", "assert", "debug", "fail", "meta", "pause", "validate_argument_spec", "include_role", "include_tasks",
         "group_by",
+        "add_host",
     )
 } | {"fleet_probe"}  # fleet_verify's check, an action plugin: HTTP from the controller
 
