@@ -1,8 +1,9 @@
 #!/usr/bin/python
 # The deploy lock of one service on one node: a directory (mkdir is atomic) holding who took it. Every
 # change to it (take, take over a stale holder, give back) happens under a kernel lock on the folder that
-# holds it (flock on the state folder: no file of its own to leave behind), so reading the holder and replacing or removing it is one step: two runs breaking the same stale lock at
-# once cannot both win, nor leave holder.json naming the one that lost.
+# holds it (flock on the state folder: no file of its own to leave behind), so reading the holder and
+# replacing or removing it is one step: two runs breaking the same stale lock at once cannot both win,
+# nor leave holder.json naming the one that lost.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
