@@ -24,6 +24,15 @@ import click
               help="seconds in-flight requests get after SIGTERM [env FLEETDEPLOY_DRAIN_TIMEOUT, default 30]")
 @click.option("--http", type=click.Choice(["uvicorn", "granian"], case_sensitive=False),
               help="HTTP server under the app [env FLEETDEPLOY_HTTP, default uvicorn]")
+@click.option("--error-detail/--no-error-detail", default=None,
+              help="send run()'s exception text in 500 answers, for debugging [env FLEETDEPLOY_ERROR_DETAIL]")
+@click.option("--read-timeout", type=float,
+              help="seconds for headers to arrive and the longest body stall [env FLEETDEPLOY_READ_TIMEOUT, default 30]")
+@click.option("--keep-alive", type=float,
+              help="seconds an idle connection is kept [env FLEETDEPLOY_KEEP_ALIVE, default 5]")
+@click.option("--max-header-size", help="largest request line + headers [env FLEETDEPLOY_MAX_HEADER_SIZE, default 64KiB]")
+@click.option("--max-connections", type=int,
+              help="open connections per worker; more get 503 [env FLEETDEPLOY_MAX_CONNECTIONS, default 1000]")
 def serve(**flags):
     """Serve an entry script's init()/run() at POST /score (Azure ML's contract)."""
     from fleetdeploy.serve.main import serve as run_server

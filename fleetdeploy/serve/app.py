@@ -13,14 +13,31 @@ import os
 import time
 from dataclasses import dataclass
 
+from fleetdeploy import __version__
 from fleetdeploy.serve import rawhttp
 from fleetdeploy.serve.logs import LOG, log_access
 from fleetdeploy.serve.metrics import Metrics
-from fleetdeploy.serve.scoring import BadRequest, RunFailed, ScoreError, Scorer, encode_result
+from fleetdeploy.serve.scoring import (
+    BadRequest,
+    NotSerialisable,
+    RunFailed,
+    RunTimedOut,
+    ScoreError,
+    Scorer,
+    encode_result,
+)
 from fleetdeploy.serve.settings import Settings
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
+
+# Azure ML's server refuses longer request ids with 431 rather than echo and log whatever a client sends.
+REQUEST_ID_LIMIT = 100
+# Sent on every response, as Azure's server sends its own (`azmlinfsrv/1.4.0`).
+SERVER_VERSION = f"fleetdeploy/{__version__}"
+# Errors that come from the entry script's run(): Azure marks them for clients and dashboards.
+_RUN_ERRORS = (RunFailed, RunTimedOut, NotSerialisable)
+_RUN_FAILED = (("x-ms-run-function-failed", "True"),)
 
 
 class RequestIds:
@@ -43,6 +60,18 @@ class PayloadTooLarge(ScoreError):
     status = 413
 
 
+class BodyStalled(ScoreError):
+    status = 408
+
+
+# Set in an ASGI request's scope when its body stalled (uvicorn_limits.py); the read answers BodyStalled.
+BODY_STALLED = "fleetdeploy.body_stalled"
+
+
+def body_stalled(seconds: float) -> BodyStalled:
+    return BodyStalled(f"the request body stopped arriving for {seconds:g} s (--read-timeout)")
+
+
 class ClientGone(Exception):
     """The client closed the connection before its body arrived: nothing can be answered."""
 
@@ -63,17 +92,27 @@ class Request:
     """One request as the app sees it. Adapters fill the fields and implement the methods; headers and
     server details are methods because only some requests need them (run(request_headers), @rawhttp)."""
 
-    __slots__ = ("content_length", "method", "path", "query_string", "request_id")
+    __slots__ = ("client_request_id", "content_length", "method", "path", "query_string", "request_id")
 
-    def __init__(self, method: str, path: str, query_string: str, content_length: str | None, request_id: str):
+    def __init__(self, method: str, path: str, query_string: str, content_length: str | None, request_id: str,
+                 client_request_id: str | None = None):
         self.method = method
         self.path = path
         self.query_string = query_string
         self.content_length = content_length  # the Content-Length header as sent, or None
         self.request_id = request_id
+        self.client_request_id = client_request_id  # x-ms-client-request-id as sent, echoed back
 
-    async def read_body(self, limit: int) -> bytes:
-        """The whole body; PayloadTooLarge past `limit` bytes, ClientGone if the client left."""
+    def response_headers(self) -> list[tuple[str, str]]:
+        """The headers every response carries beyond content-type and content-length."""
+        headers = [("x-request-id", self.request_id), ("x-ms-server-version", SERVER_VERSION)]
+        if self.client_request_id is not None:
+            headers.append(("x-ms-client-request-id", self.client_request_id))
+        return headers
+
+    async def read_body(self, limit: int, stall_timeout: float) -> bytes:
+        """The whole body; PayloadTooLarge past `limit` bytes, ClientGone if the client left, BodyStalled
+        if it stopped sending for `stall_timeout` seconds."""
         raise NotImplementedError
 
     def header_items(self) -> list[tuple[str, str]]:
@@ -98,8 +137,9 @@ class Response:
 NOT_READY_RETRY_AFTER = "1"
 
 
-def error(status: int, message: str, headers: tuple = ()) -> Response:
-    return Response(status, json.dumps({"message": message}).encode(), JSON, headers)
+def error(status: int, message: str, request_id: str, headers: tuple = ()) -> Response:
+    """The JSON error every failure answers with; the request id lets a client quote the log line."""
+    return Response(status, json.dumps({"message": message, "request_id": request_id}).encode(), JSON, headers)
 
 
 class ScoringApp:
@@ -125,21 +165,34 @@ class ScoringApp:
         path, method = request.path, request.method
         route = self._routes.get(path)
         try:
+            if len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT:
+                return _id_too_long(request)
             if route is None:
-                return error(404, f"no such path: {path} (scoring is at POST /score)")
+                return error(404, f"no such path: {path} (scoring is at POST /score)", request.request_id)
             if method not in route[0]:
                 allow = ", ".join(route[0])
-                return error(405, f"{method} is not allowed on {path} (allowed: {allow})", (("allow", allow),))
+                return error(405, f"{method} is not allowed on {path} (allowed: {allow})", request.request_id,
+                             (("allow", allow),))
             return await route[1](request)
         except ClientGone:
             return None
         except ScoreError as exc:
-            if isinstance(exc, RunFailed):
-                LOG.error("run() failed", exc_info=exc.__cause__, extra={"fields": {"request_id": request.request_id}})
-            return error(exc.status, exc.message)
+            return self._score_error(request, exc)
         except Exception:  # noqa: BLE001  (a server bug must still answer, and be logged)
             LOG.exception("unexpected server error", extra={"fields": {"request_id": request.request_id}})
-            return error(500, "internal server error (see the server log for this request id)")
+            return error(500, "internal server error (see the server log for this request id)", request.request_id)
+
+    def _score_error(self, request: Request, exc: ScoreError) -> Response:
+        if not isinstance(exc, _RUN_ERRORS):
+            return error(exc.status, exc.message, request.request_id)
+        message = exc.message
+        if isinstance(exc, RunFailed):
+            LOG.error(message, exc_info=exc.__cause__, extra={"fields": {"request_id": request.request_id}})
+            # The exception's text may carry what run() was given or holds (a password in a connection
+            # string): clients get it only when the server is told to send it (--error-detail).
+            if not self.settings.error_detail:
+                message = "run() failed"
+        return error(exc.status, message, request.request_id, _RUN_FAILED)
 
     def finished(self, request: Request, response: Response | None, started: float) -> None:
         """Metrics and the access line; a client that left is counted and logged as 499, as nginx does."""
@@ -152,31 +205,42 @@ class ScoringApp:
     async def _score(self, request: Request) -> Response:
         if not self.readiness.ready:
             # init() still running (a start, a reboot, a restart after a crash): clients may retry soon.
-            return error(503, f"not ready: {self.readiness.reason}", (("Retry-After", NOT_READY_RETRY_AFTER),))
+            return error(503, f"not ready: {self.readiness.reason}", request.request_id,
+                         (("Retry-After", NOT_READY_RETRY_AFTER),))
         headers = _header_dict(request.header_items()) if self.scorer.script.takes_headers else None
         if self.scorer.script.rawhttp:
             return await self._score_raw(request, headers)
         if request.method == "GET":
-            return Response(200, self.scorer.score_query(request.query_string, headers))
+            return self._scored(self.scorer.score_query(request.query_string, headers))
         body = await self._read_body(request)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest(f"the body is not UTF-8 text (byte {body[exc.start]:#04x} at offset {exc.start})")
-        return Response(200, self.scorer.score(text, headers))
+        return self._scored(self.scorer.score(text, headers))
 
     async def _score_raw(self, request: Request, headers) -> Response:
         body = await self._read_body(request)
         result = self.scorer.score_raw(rawhttp.flask_request(request, body), headers)
         if rawhttp.is_response(result):
-            return Response(*rawhttp.unpack_response(result))
-        return Response(200, encode_result(result))
+            status, body, content_type, own_headers = rawhttp.unpack_response(result)
+            # As Azure: a response run() built itself with a 5xx status counts as a failed run().
+            return Response(status, body, content_type, (*own_headers, *self._run_headers(status < 500)))
+        return self._scored(encode_result(result))
+
+    def _scored(self, body: bytes) -> Response:
+        return Response(200, body, JSON, self._run_headers(True))
+
+    def _run_headers(self, succeeded: bool) -> tuple:
+        # Azure's names and formats: clients and dashboards written for Azure ML read these.
+        return (("x-ms-run-function-failed", "False" if succeeded else "True"),
+                ("x-ms-run-fn-exec-ms", f"{self.scorer.last_run_ms:.3f}"))
 
     async def _read_body(self, request: Request) -> bytes:
         limit, declared = self.settings.max_body, request.content_length
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large(int(declared), limit)  # refused before reading a byte of it
-        return await request.read_body(limit)
+        return await request.read_body(limit, self.settings.read_timeout)
 
     async def _liveness(self, _):
         return Response(200, b"Healthy", TEXT)
@@ -189,16 +253,24 @@ class ScoringApp:
     async def _metrics(self, _):
         return Response(200, self.metrics.render(), self.metrics.content_type)
 
-    async def _version(self, _):
+    async def _version(self, request):
         if self.identity is None:
-            return error(503, "still computing the hashes of the model files")
+            return error(503, "still computing the hashes of the model files", request.request_id)
         return Response(200, self.identity)
 
-    async def _swagger(self, _):
+    async def _swagger(self, request):
         if self.swagger is None:
             return error(404, "no swagger.json: run() is not decorated with inference-schema's "
-                              "@input_schema/@output_schema (or inference-schema is not installed)")
+                              "@input_schema/@output_schema (or inference-schema is not installed)",
+                         request.request_id)
         return Response(200, self.swagger)
+
+
+def _id_too_long(request: Request) -> Response:
+    # Neither echoed nor logged: the response and the access line get an id of our own.
+    request.request_id, request.client_request_id = new_request_id(), None
+    return error(431, f"x-request-id and x-ms-client-request-id must not exceed {REQUEST_ID_LIMIT} characters",
+                 request.request_id)
 
 
 def _header_dict(items) -> dict[str, str]:

@@ -2,25 +2,37 @@
 
 import time
 
-from fleetdeploy.serve.app import ClientGone, Request, ScoringApp, new_request_id, too_large
+from fleetdeploy.serve.app import (
+    BODY_STALLED,
+    ClientGone,
+    Request,
+    ScoringApp,
+    body_stalled,
+    new_request_id,
+    too_large,
+)
 
 
 class AsgiRequest(Request):
     __slots__ = ("_receive", "_scope")
 
     def __init__(self, scope, receive):
-        request_id = content_length = None
+        request_id = content_length = client_request_id = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
             elif name == b"content-length":
                 content_length = value.decode("latin-1")
+            elif name == b"x-ms-client-request-id":
+                client_request_id = value.decode("latin-1")
         super().__init__(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), content_length,
-                         request_id or new_request_id())
+                         request_id or new_request_id(), client_request_id)
         self._scope = scope
         self._receive = receive
 
-    async def read_body(self, limit: int) -> bytes:
+    async def read_body(self, limit: int, stall_timeout: float) -> bytes:
+        # The stall timer is uvicorn_limits' (no timer on the hot path: it starts only when a body comes
+        # in pieces); it flags the scope and wakes this read.
         message = await self._receive()
         body = message.get("body", b"")
         if len(body) > limit:  # chunked: uvicorn may hand over everything received so far at once
@@ -30,6 +42,8 @@ class AsgiRequest(Request):
         chunks, size = [body], len(body)
         while message.get("more_body"):
             message = await self._receive()
+            if BODY_STALLED in self._scope:
+                raise body_stalled(stall_timeout)
             if message["type"] == "http.disconnect":
                 raise ClientGone()
             chunk = message.get("body", b"")
@@ -56,14 +70,15 @@ class AsgiApp:
             return  # lifespan events are switched off in the uvicorn config
         started = time.perf_counter()
         request = AsgiRequest(scope, receive)
-        response = await self.app.respond(request)
+        response = None
         try:
+            response = await self.app.respond(request)
             if response is not None:
                 headers = [
                     (b"content-type", response.content_type.encode("latin-1")),
                     (b"content-length", str(len(response.body)).encode()),
-                    (b"x-request-id", request.request_id.encode("latin-1")),
-                    *((name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers),
+                    *((name.encode("latin-1"), value.encode("latin-1"))
+                      for name, value in (*request.response_headers(), *response.headers)),
                 ]
                 await send({"type": "http.response.start", "status": response.status, "headers": headers})
                 await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.body})

@@ -79,7 +79,7 @@ def _import(path: Path, app_root: Path) -> ModuleType:
     except SyntaxError as exc:
         del sys.modules[name]
         raise EntryScriptError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from exc
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import time is a broken script too, never exit 0
         del sys.modules[name]
         raise EntryScriptError(f"{_where(exc, path)}: importing the entry script failed: {_one_line(exc)}") from exc
     return module

@@ -15,6 +15,7 @@ import socket
 from granian import __version__ as granian_version  # noqa: F401  (checked by worker.http_server)
 from granian._futures import _future_watcher_wrapper, _new_cbscheduler
 from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
+from granian.http import HTTP1Settings
 
 from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.logs import LOG
@@ -23,7 +24,6 @@ from fleetdeploy.serve.settings import Settings
 
 SUPPORTED_SERIES = "2.8."  # the granian releases whose worker internals this module was written against
 _BACKLOG = 2048  # as main.listen(); granian records it with the socket
-_BACKPRESSURE = 1024  # connections one granian worker serves at once (granian's default for one worker)
 _TLS_OFF = (False, None, None, None, "tls1.3", None, [], False)  # (enabled, cert, key, password, min, ca, crl, verify)
 
 
@@ -35,10 +35,21 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _http1(settings: Settings) -> HTTP1Settings:
+    # hyper's own limits: the head must arrive within the read timeout, and its buffer (at least 8 KiB,
+    # hyper's minimum) bounds the head's size.
+    return HTTP1Settings(
+        header_read_timeout=int(settings.read_timeout * 1000),
+        keep_alive=True,
+        max_buffer_size=max(settings.max_header_size, 8192),
+    )
+
+
 class GranianServer:
     def __init__(self, app: ScoringApp, settings: Settings):
         self._app = app
         self._drain_timeout = settings.drain_timeout
+        self._settings = settings
         self._loop = _new_loop()  # made here, on the main thread, so stop() can reach it from any thread
         self._signal = WorkerSignal()  # set: granian stops accepting, lets in-flight requests finish
         self._stopped = asyncio.Event()
@@ -60,9 +71,9 @@ class GranianServer:
             512,  # Rust blocking threads (granian's default)
             1,  # Python threads: the app runs on the loop, never on them
             30,  # their idle timeout (granian's default)
-            _BACKPRESSURE,
+            self._settings.max_connections,  # requests one granian worker serves at once ("backpressure")
             "1",  # HTTP/1.1 only, as Azure ML's server and clients speak
-            None,  # HTTP/1 settings: granian's defaults (keep-alive on)
+            _http1(self._settings),
             None,  # HTTP/2 settings
             False,  # no websockets
             None,  # no static files

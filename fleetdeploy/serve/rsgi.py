@@ -1,9 +1,10 @@
 """The app on granian: an RSGI callable that turns granian's scope and protocol into a Request and sends
 the Response. Headers are looked up in granian's own (Rust) header map, the body arrives in one await."""
 
+import asyncio
 import time
 
-from fleetdeploy.serve.app import ClientGone, Request, ScoringApp, new_request_id, too_large
+from fleetdeploy.serve.app import ClientGone, Request, ScoringApp, body_stalled, new_request_id, too_large
 
 
 class RsgiRequest(Request):
@@ -12,21 +13,29 @@ class RsgiRequest(Request):
     def __init__(self, scope, proto):
         headers = scope.headers
         super().__init__(scope.method, scope.path, scope.query_string, headers.get("content-length"),
-                         headers.get("x-request-id") or new_request_id())
+                         headers.get("x-request-id") or new_request_id(), headers.get("x-ms-client-request-id"))
         self._scope = scope
         self._proto = proto
 
-    async def read_body(self, limit: int) -> bytes:
+    async def read_body(self, limit: int, stall_timeout: float) -> bytes:
         try:
             if self.content_length is not None:
-                return await self._proto()  # declared and within the limit (checked by the app)
+                # Declared and within the limit (checked by the app); granian hands it over in one piece,
+                # so the whole body gets `stall_timeout`.
+                return await asyncio.wait_for(self._proto(), stall_timeout)
             chunks, size = [], 0
-            async for chunk in self._proto:  # chunked: count while reading
+            pieces = self._proto.__aiter__()
+            while True:  # chunked: count while reading, each piece within `stall_timeout`
+                try:
+                    chunk = await asyncio.wait_for(pieces.__anext__(), stall_timeout)
+                except StopAsyncIteration:
+                    return b"".join(chunks)
                 size += len(chunk)
                 if size > limit:
                     raise too_large(size, limit)
                 chunks.append(chunk)
-            return b"".join(chunks)
+        except TimeoutError:
+            raise body_stalled(stall_timeout) from None
         except (RuntimeError, OSError) as exc:  # granian's ProtocolClosed is a RuntimeError
             raise ClientGone() from exc
 
@@ -47,14 +56,14 @@ class RsgiApp:
             return  # websockets are switched off in the granian worker
         started = time.perf_counter()
         request = RsgiRequest(scope, proto)
-        response = await self.app.respond(request)
+        response = None
         try:
+            response = await self.app.respond(request)
             if response is not None:
                 # granian sets Content-Length itself and sends no body to HEAD.
                 proto.response_bytes(
                     response.status,
-                    [("content-type", response.content_type), ("x-request-id", request.request_id),
-                     *response.headers],
+                    [("content-type", response.content_type), *request.response_headers(), *response.headers],
                     response.body,
                 )
         finally:

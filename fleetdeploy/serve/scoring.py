@@ -4,7 +4,9 @@ the result into JSON. Pure of HTTP so it can be unit-tested with plain functions
 import inspect
 import json
 import signal
+import sys
 import threading
+import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -26,7 +28,8 @@ class BadRequest(ScoreError):
 
 
 class RunFailed(ScoreError):
-    """run() raised; the original exception is the __cause__ (logged with its traceback, never sent)."""
+    """run() raised; the original exception is the __cause__ (logged with its traceback). The message
+    names the exception; the app sends it to clients only when the server is told to (error_detail)."""
 
 
 class RunTimedOut(ScoreError):
@@ -46,6 +49,7 @@ class Scorer:
     def __init__(self, script: EntryScript, timeout: float):
         self.script = script
         self.timeout = timeout
+        self.last_run_ms = 0.0  # how long the last run() took (one request at a time per worker)
         self._armed = False
         self._main_thread = threading.main_thread().ident
         # SIGALRM instead of a watchdog thread: no thread hop per request. It interrupts Python code;
@@ -97,6 +101,7 @@ class Scorer:
         if self.script.takes_headers:
             kwargs["request_headers"] = headers if headers is not None else {}
         alarm = self._use_alarm and threading.get_ident() == self._main_thread
+        started = time.perf_counter()
         try:
             if alarm:
                 self._armed = True
@@ -107,12 +112,13 @@ class Scorer:
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                     self._armed = False
+                self.last_run_ms = (time.perf_counter() - started) * 1000
         except _Alarm:
             raise RunTimedOut(
                 f"run() did not finish within the scoring timeout of {self.timeout:g} s "
                 "(raise it with --timeout or FLEETDEPLOY_TIMEOUT)"
             ) from None
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt from run() fails one request too
             raise RunFailed(f"run() raised {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
     def _on_alarm(self, signum, frame):
@@ -127,6 +133,8 @@ def encode_result(result: object) -> bytes:
         return _ENCODER.encode(result).encode()
     except (TypeError, ValueError) as exc:
         raise NotSerialisable(f"run() returned a value that is not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise NotSerialisable("run() returned a value nested too deeply to encode as JSON") from None
 
 
 def _numpy_aware(value: object):
@@ -147,6 +155,8 @@ def _json_object(body: str) -> dict:
         value = json.loads(body)
     except ValueError as exc:
         raise BadRequest(f"the body is not JSON ({exc}); run() takes named inputs (@input_schema)") from None
+    except RecursionError:
+        raise _too_deep("the body") from None
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object whose keys are run()'s parameters (@input_schema)")
     return value
@@ -157,3 +167,10 @@ def _maybe_json(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise _too_deep("a query parameter") from None
+
+
+def _too_deep(what: str) -> BadRequest:
+    # json.loads recurses once per nesting level: `[[[[...` a few thousand deep exhausts Python's stack.
+    return BadRequest(f"{what} is JSON nested too deeply to parse (over {sys.getrecursionlimit()} levels)")

@@ -33,6 +33,12 @@ class Settings:
     sample_request: str | None = None
     drain_timeout: float = 30.0  # seconds in-flight requests get after SIGTERM
     http: str = "uvicorn"  # the HTTP server under the app (HTTP_SERVERS; see docs/serve.md)
+    error_detail: bool = False  # send run()'s exception text to clients (debugging only)
+    # Limits against slow or hostile clients (docs/serve.md, "Limits"):
+    read_timeout: float = 30.0  # seconds for a request's headers to arrive, and the longest stall of its body
+    keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
+    max_header_size: int = 64 * 1024  # bytes of request line and headers
+    max_connections: int = 1000  # open connections per worker
 
 
 def parse_size(text: str, field: str) -> int:
@@ -92,6 +98,11 @@ def load_settings(flags: Mapping[str, object], env: Mapping[str, str] = os.envir
         sample_request=pick("sample_request", "FLEETDEPLOY_SAMPLE_REQUEST")[0],
         drain_timeout=_number(*pick("drain_timeout", "FLEETDEPLOY_DRAIN_TIMEOUT", 30.0), float, low=0),
         http=http,
+        error_detail=_flag(*pick("error_detail", "FLEETDEPLOY_ERROR_DETAIL", False)),
+        read_timeout=_number(*pick("read_timeout", "FLEETDEPLOY_READ_TIMEOUT", 30.0), float, low=0.1),
+        keep_alive=_number(*pick("keep_alive", "FLEETDEPLOY_KEEP_ALIVE", 5.0), float, low=0.1),
+        max_header_size=_size(*pick("max_header_size", "FLEETDEPLOY_MAX_HEADER_SIZE", "64KiB")),
+        max_connections=_number(*pick("max_connections", "FLEETDEPLOY_MAX_CONNECTIONS", 1000), int, low=1),
     )
 
 
@@ -117,6 +128,17 @@ def _number(value, source: str, kind, low=None, high=None):
         bounds = f">= {low}" if high is None else f"between {low} and {high}"
         raise ConfigError(f"{source}: {number} must be {bounds}")
     return number
+
+
+def _flag(value, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: {value!r} is not a yes/no value (true, false, 1, 0)")
 
 
 def _size(value, source: str) -> int:

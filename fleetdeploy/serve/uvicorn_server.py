@@ -8,6 +8,7 @@ import uvicorn
 from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.asgi import AsgiApp
 from fleetdeploy.serve.settings import Settings
+from fleetdeploy.serve.uvicorn_limits import limited_protocol
 
 
 def event_loop() -> str:
@@ -22,13 +23,14 @@ class UvicornServer:
     def __init__(self, app: ScoringApp, settings: Settings):
         config = uvicorn.Config(
             AsgiApp(app),
-            http="httptools",
+            http=limited_protocol(settings),  # httptools, with our limits (uvicorn_limits.py)
             loop=event_loop(),
             lifespan="off",
             access_log=False,
             log_config=None,
             server_header=False,
             timeout_graceful_shutdown=settings.drain_timeout,
+            timeout_keep_alive=settings.keep_alive,
         )
         self._server = uvicorn.Server(config)
 

@@ -73,6 +73,23 @@ def test_syntax_error_refuses_to_start_naming_file_and_line(start_server, tmp_pa
     assert f"{script}:5: syntax error" in server.log()
 
 
+@pytest.mark.parametrize("statement", ["import sys; sys.exit(0)", "raise KeyboardInterrupt"])
+def test_entry_script_exiting_at_import_is_a_bad_entry_script(start_server, tmp_path, statement):
+    script = tmp_path / "score.py"
+    script.write_text(f"{statement}\n\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n    return raw_data\n")
+    server = start_server(["--entry-script", script])
+    assert server.wait_exit() == 3  # never 0 (a stop) nor 1 (a crash worth restarting)
+    assert f"{script}:1: importing the entry script failed:" in server.log()
+
+
+def test_error_detail_sends_the_exception_text_for_debugging(start_server):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py"], env={"FLEETDEPLOY_ERROR_DETAIL": "true"})
+    server.wait_until("/ready")
+    response = requests.post(server.url + "/score", data='{"action": "raise"}', timeout=10)
+    assert response.status_code == 500
+    assert response.json()["message"] == "run() raised ValueError: expected 784 pixels, got 3"
+
+
 def test_missing_entry_script_is_a_config_error(start_server, tmp_path):
     server = start_server(["--entry-script", tmp_path / "scor.py"])
     assert server.wait_exit() == 2

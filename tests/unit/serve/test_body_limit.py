@@ -19,7 +19,7 @@ def asgi_read(messages, limit=10):
         return queue.pop(0)
 
     scope = {"method": "POST", "path": "/score", "query_string": b"", "headers": []}
-    return asyncio.run(AsgiRequest(scope, receive).read_body(limit))
+    return asyncio.run(AsgiRequest(scope, receive).read_body(limit, 30.0))
 
 
 def message(body: bytes, more: bool) -> dict:
@@ -44,7 +44,7 @@ class RsgiStandIns:
 
 def rsgi_read(chunks, limit=10, content_length=None):
     stand_in = RsgiStandIns(chunks, content_length)
-    return asyncio.run(RsgiRequest(stand_in, stand_in).read_body(limit))
+    return asyncio.run(RsgiRequest(stand_in, stand_in).read_body(limit, 30.0))
 
 
 def test_asgi_pieces_are_joined():
@@ -77,7 +77,7 @@ def test_rsgi_declared_length_reads_in_one_await():
 
 
 class NeverRead(Request):
-    async def read_body(self, limit):
+    async def read_body(self, limit, stall_timeout):
         raise AssertionError("the body was read although its declared length is over the limit")
 
 

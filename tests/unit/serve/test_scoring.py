@@ -92,3 +92,29 @@ def test_schema_decorated_run_gets_named_arguments():
         scorer.score('{"other": 1}')
     with pytest.raises(BadRequest, match="must be a JSON object"):
         scorer.score("[1, 2]")
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt()])
+def test_run_raising_a_base_exception_fails_that_request_only(raised):
+    def run(raw_data):
+        raise raised
+
+    with pytest.raises(RunFailed, match=rf"run\(\) raised {type(raised).__name__}"):
+        scorer_for(run).score("{}")
+
+
+def test_deeply_nested_json_is_a_bad_request_not_a_crash():
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(BadRequest, match="nested too deeply"):
+        scorer_for(lambda raw_data: raw_data).score_query(f"data={deep}")
+    with pytest.raises(NotSerialisable, match="nested too deeply"):
+        nested = []
+        for _ in range(100_000):
+            nested = [nested]
+        encode_result(nested)
+
+
+def test_last_run_ms_times_run_alone():
+    scorer = scorer_for(lambda raw_data: time.sleep(0.05) or raw_data)
+    scorer.score("{}")
+    assert 45 < scorer.last_run_ms < 1000

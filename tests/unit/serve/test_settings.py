@@ -32,12 +32,16 @@ def test_everything_settable_by_env_as_in_the_container(app):
         "FLEETDEPLOY_WORKERS": "3", "FLEETDEPLOY_TIMEOUT": "2.5", "FLEETDEPLOY_MAX_BODY": "1MiB",
         "FLEETDEPLOY_LOG_LEVEL": "WARNING", "FLEETDEPLOY_SAMPLE_REQUEST": '{"data": []}',
         "FLEETDEPLOY_HOST": "127.0.0.1", "FLEETDEPLOY_DRAIN_TIMEOUT": "5", "FLEETDEPLOY_HTTP": "Granian",
+        "FLEETDEPLOY_ERROR_DETAIL": "yes", "FLEETDEPLOY_READ_TIMEOUT": "7.5", "FLEETDEPLOY_KEEP_ALIVE": "2",
+        "FLEETDEPLOY_MAX_HEADER_SIZE": "8KiB", "FLEETDEPLOY_MAX_CONNECTIONS": "50",
     }
     s = load_settings({}, env)
     assert (s.entry_script, s.app_root, s.model_dir) == (app / "score.py", app, app / "model")
     assert (s.service, s.release, s.port, s.workers, s.timeout) == ("mnist", "abc123", 7000, 3, 2.5)
     assert (s.max_body, s.log_level, s.sample_request) == (1024**2, "warning", '{"data": []}')
     assert (s.host, s.drain_timeout, s.http) == ("127.0.0.1", 5.0, "granian")
+    assert (s.error_detail, s.read_timeout, s.keep_alive, s.max_header_size, s.max_connections) == (
+        True, 7.5, 2.0, 8192, 50)
 
 
 def test_flags_win_over_env(app):
@@ -50,6 +54,8 @@ def test_defaults(app):
     s = load_settings({"entry_script": str(app / "score.py")}, {})
     assert (s.port, s.workers, s.timeout, s.max_body, s.host) == (6789, 1, 60.0, 100 * 1024**2, "0.0.0.0")
     assert s.model_dir is None
+    assert (s.error_detail, s.read_timeout, s.keep_alive, s.max_header_size, s.max_connections) == (
+        False, 30.0, 5.0, 64 * 1024, 1000)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +71,10 @@ def test_defaults(app):
         ({}, {"FLEETDEPLOY_TIMEOUT": "-1"}, "FLEETDEPLOY_TIMEOUT: -1.0 must be >= 0"),
         ({}, {"FLEETDEPLOY_MAX_BODY": "big"}, "FLEETDEPLOY_MAX_BODY: 'big' is not a size"),
         ({}, {"FLEETDEPLOY_LOG_LEVEL": "loud"}, "log level 'loud' is not one of"),
+        ({}, {"FLEETDEPLOY_ERROR_DETAIL": "maybe"}, "FLEETDEPLOY_ERROR_DETAIL: 'maybe' is not a yes/no value"),
+        ({"read_timeout": 0}, {}, "--read-timeout: 0.0 must be >= 0.1"),
+        ({}, {"FLEETDEPLOY_MAX_CONNECTIONS": "0"}, "FLEETDEPLOY_MAX_CONNECTIONS: 0 must be >= 1"),
+        ({}, {"FLEETDEPLOY_MAX_HEADER_SIZE": "huge"}, "FLEETDEPLOY_MAX_HEADER_SIZE: 'huge' is not a size"),
     ],
 )
 def test_bad_settings_name_the_flag_or_variable(app, monkeypatch, flags, env, message):

@@ -27,6 +27,12 @@ def run(raw_data, request_headers):
         return {"raw": raw_data, "pid": os.getpid()}
     if action == "raise":
         raise ValueError("expected 784 pixels, got 3")
+    if action == "leak":  # the kind of message a server must not send to clients
+        raise ConnectionError("cannot reach postgres://scorer:password=hunter2@db/features")
+    if action == "exit":
+        raise SystemExit(3)
+    if action == "interrupt":
+        raise KeyboardInterrupt()
     if action == "sleep":
         if "started" in request:  # lets a test know run() is under way before it acts
             open(request["started"], "w").close()
