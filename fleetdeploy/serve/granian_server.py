@@ -61,8 +61,10 @@ class GranianServer:
         asyncio.set_event_loop(loop)
         # granian calls this once its connections are closed (the drain is over).
         self._signal.add_cb(lambda: loop.call_soon_threadsafe(self._stopped.set))
-        loop.add_signal_handler(signal.SIGTERM, self._drain)
-        loop.add_signal_handler(signal.SIGINT, self._drain)
+        # signal.signal, not loop.add_signal_handler: the handler must run while run() holds the loop, so
+        # that granian stops accepting (and closes the listener) at once, not once run() returns.
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
         worker = RSGIWorker(
             1,  # worker id, only used in granian's own logs
             (None, SocketHolder(sock.fileno(), False, _BACKLOG)),
@@ -86,6 +88,10 @@ class GranianServer:
 
     def stop(self) -> None:
         """Drain and return from run(); safe from any thread."""
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signal.set()  # granian's Rust side acts on it at once, the loop being busy or not
         self._loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:

@@ -1,5 +1,8 @@
-"""Serving the app with uvicorn (httptools parser, uvloop when installed) on the worker's socket."""
+"""Serving the app with uvicorn (httptools parser, uvloop when installed) on the worker's socket, with a
+drain that answers everything accepted before SIGTERM and nothing after it."""
 
+import asyncio
+import functools
 import signal
 import socket
 
@@ -19,6 +22,51 @@ def event_loop() -> str:
     return "uvloop"
 
 
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's Server, with a drain that keeps the requests a busy worker has not read yet.
+
+    run() holds the event loop (app.py), so while it runs, new connections wait in the kernel's accept
+    queue. uvicorn's own shutdown closes the listener, which resets them: those clients lose requests
+    they sent before SIGTERM, and clients that come after the signal still get queued until then. Here
+    the signal takes the queued connections out of the kernel and closes the listener at once (later
+    clients are refused), and the drain hands them to uvicorn before its shutdown runs. Their requests
+    are read in the loop iteration that follows (I/O is polled before the shutdown coroutine resumes),
+    so uvicorn's shutdown finds each with a request under way and waits for its answer, as for requests
+    on connections it had accepted itself (`test_lifecycle.py`, the queued-requests test)."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.listener: socket.socket | None = None  # set by run(), before serving
+        self._taken: list[socket.socket] = []
+
+    def handle_exit(self, sig, frame) -> None:
+        # On the main thread, between two bytecodes of whatever runs there (often run() itself).
+        if not self.should_exit and self.listener is not None:
+            self._stop_listening(self.listener)
+        super().handle_exit(sig, frame)
+
+    def _stop_listening(self, listener: socket.socket) -> None:
+        try:
+            while True:
+                connection, _ = listener.accept()  # the socket is non-blocking (the event loop's)
+                self._taken.append(connection)
+        except OSError:
+            pass  # BlockingIOError: the queue is empty
+        for server in self.servers:
+            server.close()
+        # Other workers and the supervisor close their copies on the same SIGTERM.
+        listener.close()
+
+    async def shutdown(self, sockets=None) -> None:
+        loop = asyncio.get_running_loop()
+        protocol = functools.partial(self.config.http_protocol_class, config=self.config,
+                                     server_state=self.server_state, app_state=self.lifespan.state)
+        for connection in self._taken:
+            await loop.connect_accepted_socket(protocol, connection)
+        self._taken.clear()
+        await super().shutdown(sockets)
+
+
 class UvicornServer:
     def __init__(self, app: ScoringApp, settings: Settings):
         config = uvicorn.Config(
@@ -32,13 +80,14 @@ class UvicornServer:
             timeout_graceful_shutdown=settings.drain_timeout,
             timeout_keep_alive=settings.keep_alive,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _DrainingServer(config)
 
     def run(self, sock: socket.socket) -> None:
         """Serve on the main thread until stop() or SIGTERM/SIGINT, then drain."""
         # uvicorn re-raises the stop signal after draining; these no-ops make that a clean exit 0.
         signal.signal(signal.SIGTERM, lambda *_: None)
         signal.signal(signal.SIGINT, lambda *_: None)
+        self._server.listener = sock
         self._server.run(sockets=[sock])
 
     def stop(self) -> None:

@@ -133,6 +133,31 @@ def test_sigterm_finishes_in_flight_requests_then_exits_0(start_server, tmp_path
         requests.get(server.url + "/", timeout=2)
 
 
+def test_sigterm_answers_requests_queued_behind_a_busy_run_and_refuses_new_connections(start_server, tmp_path):
+    server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--drain-timeout", "10"])
+    server.wait_until("/ready")
+    started = tmp_path / "run-started"
+    busy = json.dumps({"action": "sleep", "seconds": 1.5, "started": str(started)})
+    queued = json.dumps({"action": "sleep", "seconds": 0.2})
+    early = socket.create_connection(("127.0.0.1", server.port), timeout=20)  # accepted while the worker idles
+    time.sleep(0.2)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        first = pool.submit(requests.post, server.url + "/score", data=busy, timeout=20)
+        wait_for_file(started)
+        behind = [pool.submit(requests.post, server.url + "/score", data=queued, timeout=20) for _ in range(2)]
+        early.sendall(b"GET /score?action=echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # unread
+        time.sleep(0.3)  # all sent, waiting for the one worker
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        with pytest.raises(ConnectionRefusedError):  # nothing new is accepted once SIGTERM arrived
+            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+        answers = [future.result() for future in (first, *behind)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    with early:
+        assert early.makefile("rb").readline().startswith(b"HTTP/1.1 200")
+    assert server.wait_exit() == 0
+
+
 def test_drain_timeout_bounds_the_wait_for_a_client_that_never_finishes(start_server):
     server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--drain-timeout", "1"])
     server.wait_until("/ready")
