@@ -18,6 +18,8 @@ options:
   request_timeout: {type: float, default: 30, description: Seconds one request may take.}
   sample_request: {type: str, default: "", description: JSON body POSTed to /score; empty checks /ready only.}
   expected_response: {type: str, default: "", description: JSON /score must answer; empty accepts any 200.}
+  service: {type: str, default: "", description: Service GET /version must name; empty accepts any.}
+  release: {type: str, default: "", description: Release GET /version must name; empty accepts any.}
 """
 
 
@@ -33,10 +35,11 @@ def _reason(error: OSError) -> str:
     return str(getattr(error, "reason", error))
 
 
-def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float) -> dict:
-    """What the service answered: `ready` (the last /ready status, or why nothing answered) and, when a
-    body is given and /ready said 200, `status`, `content` and `latency_ms` of one POST to /score (timed
-    around the request alone)."""
+def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float, identify: bool = False) -> dict:
+    """What the service answered: `ready` (the last /ready status, or why nothing answered); once /ready
+    said 200, `version` (GET /version's service and release, or why there are none) when `identify`, and
+    when a body is given, `status`, `content` and `latency_ms` of one POST to /score (timed around the
+    request alone)."""
     deadline, ready = time.monotonic() + ready_timeout, "no answer"
     while True:
         try:
@@ -47,6 +50,8 @@ def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float) 
             break
         time.sleep(0.5)
     seen = {"ready": ready}
+    if ready == 200 and identify:
+        seen["version"] = _identity(base, request_timeout)
     if ready == 200 and body:
         request = urllib.request.Request(
             base + "/score", data=body, method="POST", headers={"Content-Type": "application/json"}
@@ -61,11 +66,29 @@ def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float) 
     return seen
 
 
+def _identity(base: str, timeout: float) -> dict | str:
+    """{"service", "release"} from GET /version, or why it could not be read."""
+    try:
+        status, content = _send(base + "/version", timeout)
+    except OSError as error:
+        return f"GET /version failed: {_reason(error)}"
+    try:
+        version = json.loads(content) if status == 200 else None
+    except ValueError:
+        version = None
+    if not isinstance(version, dict):
+        return f"GET /version answered {status}: {_truncate(content.decode('utf-8', 'replace'), 200)}"
+    return {"service": version.get("service", ""), "release": version.get("release", "")}
+
+
 def _truncate(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
-def failure(seen: dict, host: str, url: str, ready_timeout: float, sample: str, expected: str) -> str:
+def failure(
+    seen: dict, host: str, url: str, ready_timeout: float, sample: str, expected: str, service: str = "",
+    release: str = "",
+) -> str:
     """Why the check failed, naming the host and what to look at; empty when it passed."""
     if seen["ready"] != 200:
         return (
@@ -73,6 +96,10 @@ def failure(seen: dict, host: str, url: str, ready_timeout: float, sample: str, 
             f"(last: {seen['ready']}). The service runs on the node; check that the controller can reach this "
             "address (fleetdeploy_scoring_url in the inventory) and that no firewall blocks the port."
         )
+    if service or release:
+        mismatch = _mismatch(seen.get("version"), service, release)
+        if mismatch:
+            return f"host {host}: {url} {mismatch}"
     if not sample:
         return ""
     if seen["status"] != 200:
@@ -95,6 +122,22 @@ def failure(seen: dict, host: str, url: str, ready_timeout: float, sample: str, 
     return ""
 
 
+def _mismatch(version: dict | str | None, service: str, release: str) -> str:
+    # Whatever answers on the URL is not proof: another service (or a stale release) may hold the port.
+    if not isinstance(version, dict):
+        return f"cannot tell what answers there: {version or 'no GET /version'}"
+    wanted = {"service": service, "release": release}
+    wrong = [key for key, value in wanted.items() if value and version.get(key) != value]
+    if not wrong:
+        return ""
+    answered = " ".join(f"{key} {version.get(key) or '(none)'!s}" for key in ("service", "release"))
+    expected = " ".join(f"{key} {value}" for key, value in wanted.items() if value)
+    return (
+        f"is answered by {answered}, not {expected}: another service may hold this port, or the URL "
+        "(fleetdeploy_scoring_url in the inventory) may point at another one"
+    )
+
+
 class ActionModule(ActionBase):
     _requires_connection = False
     TRANSFERS_FILES = False
@@ -108,13 +151,15 @@ class ActionModule(ActionBase):
                 "request_timeout": {"type": "float", "default": 30},
                 "sample_request": {"type": "str", "default": ""},
                 "expected_response": {"type": "str", "default": ""},
+                "service": {"type": "str", "default": ""},
+                "release": {"type": "str", "default": ""},
             }
         )
         url = args["url"].rstrip("/")
-        sample = args["sample_request"]
-        seen = probe(url, sample.encode(), args["ready_timeout"], args["request_timeout"])
+        sample, service, release = args["sample_request"], args["service"], args["release"]
+        seen = probe(url, sample.encode(), args["ready_timeout"], args["request_timeout"], bool(service or release))
         host = task_vars.get("inventory_hostname", "?")
-        message = failure(seen, host, url, args["ready_timeout"], sample, args["expected_response"])
+        message = failure(seen, host, url, args["ready_timeout"], sample, args["expected_response"], service, release)
         result.update(changed=False, seen=seen)
         if message:
             result.update(failed=True, msg=message)

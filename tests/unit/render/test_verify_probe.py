@@ -20,8 +20,17 @@ _spec.loader.exec_module(fleet_probe)
 class _Echo(BaseHTTPRequestHandler):
     not_ready_answers = 0  # how many /ready requests answer 503 before 200
 
+    identity = b'{"service": "mnist", "release": "r2"}'  # what GET /version answers
+
     def do_GET(self):
         cls = type(self)
+        if self.path == "/version":
+            reply = cls.identity
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+            return
         status = 503 if cls.not_ready_answers > 0 else 200
         cls.not_ready_answers -= 1
         self.send_response(status)
@@ -97,8 +106,30 @@ def test_probe_names_the_reason_when_nothing_listens():
     assert "Connection refused" in seen["ready"]
 
 
-def _failure(seen, sample='{"data": [1]}', expected=""):
-    return fleet_probe.failure(seen, "node1", "http://127.0.0.1:1", 60, sample, expected)
+@pytest.mark.integration
+def test_probe_reads_what_answers_when_asked_to_identify_it(server):
+    seen = fleet_probe.probe(server, b"", 5, 5, identify=True)
+    assert seen == {"ready": 200, "version": {"service": "mnist", "release": "r2"}}
+    assert "version" not in _probe(server, "")
+
+
+def _failure(seen, sample='{"data": [1]}', expected="", service="", release=""):
+    return fleet_probe.failure(seen, "node1", "http://127.0.0.1:1", 60, sample, expected, service, release)
+
+
+def test_a_node_answering_for_another_service_or_release_fails_naming_what_answered():
+    seen = {"ready": 200, "version": {"service": "mnist", "release": "0b760a52fc56"}, "status": 200,
+            "content": "[2]"}
+    assert _failure(seen, service="mnist", release="0b760a52fc56") == ""
+    assert _failure(seen, service="fraud", release="8153ed0b6b5e") == (
+        "host node1: http://127.0.0.1:1 is answered by service mnist release 0b760a52fc56, not service fraud "
+        "release 8153ed0b6b5e: another service may hold this port, or the URL (fleetdeploy_scoring_url in the "
+        "inventory) may point at another one"
+    )
+    assert "is answered by service mnist release 0b760a52fc56, not release r9" in _failure(seen, release="r9")
+    assert _failure({"ready": 200, "version": "GET /version answered 404: {}"}, release="r9") == (
+        "host node1: http://127.0.0.1:1 cannot tell what answers there: GET /version answered 404: {}"
+    )
 
 
 def test_a_passed_check_gives_no_message():
