@@ -33,6 +33,11 @@ import click
 @click.option("--max-header-size", help="largest request line + headers [env FLEETDEPLOY_MAX_HEADER_SIZE, default 64KiB]")
 @click.option("--max-connections", type=int,
               help="open connections per worker; more get 503 [env FLEETDEPLOY_MAX_CONNECTIONS, default 1000]")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="serve HTTPS with this certificate (PEM, chain "
+              "after it) [env FLEETDEPLOY_TLS_CERT]")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="its private key, mode 600 [env FLEETDEPLOY_TLS_KEY]")
+@click.option("--auth-key-file", type=click.Path(dir_okay=False),
+              help="require Authorization: Bearer <key> on every path but GET / [env FLEETDEPLOY_AUTH_KEY_FILE]")
 def serve(**flags):
     """Serve an entry script's init()/run() at POST /score (Azure ML's contract)."""
     from fleetdeploy.serve.main import serve as run_server

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fleetdeploy import __version__
 from fleetdeploy.serve import rawhttp
+from fleetdeploy.serve.auth import KeyCheck
 from fleetdeploy.serve.logs import LOG, log_access
 from fleetdeploy.serve.metrics import Metrics
 from fleetdeploy.serve.scoring import (
@@ -38,6 +39,7 @@ SERVER_VERSION = f"fleetdeploy/{__version__}"
 # Errors that come from the entry script's run(): Azure marks them for clients and dashboards.
 _RUN_ERRORS = (RunFailed, RunTimedOut, NotSerialisable)
 _RUN_FAILED = (("x-ms-run-function-failed", "True"),)
+_BEARER = (("www-authenticate", 'Bearer realm="fleetdeploy"'),)
 
 
 class RequestIds:
@@ -92,16 +94,18 @@ class Request:
     """One request as the app sees it. Adapters fill the fields and implement the methods; headers and
     server details are methods because only some requests need them (run(request_headers), @rawhttp)."""
 
-    __slots__ = ("client_request_id", "content_length", "method", "path", "query_string", "request_id")
+    __slots__ = ("authorization", "client_request_id", "content_length", "method", "path", "query_string",
+                 "request_id")
 
     def __init__(self, method: str, path: str, query_string: str, content_length: str | None, request_id: str,
-                 client_request_id: str | None = None):
+                 client_request_id: str | None = None, authorization: str | None = None):
         self.method = method
         self.path = path
         self.query_string = query_string
         self.content_length = content_length  # the Content-Length header as sent, or None
         self.request_id = request_id
         self.client_request_id = client_request_id  # x-ms-client-request-id as sent, echoed back
+        self.authorization = authorization  # the Authorization header, for key auth
 
     def response_headers(self) -> list[tuple[str, str]]:
         """The headers every response carries beyond content-type and content-length."""
@@ -148,6 +152,8 @@ class ScoringApp:
         self.scorer = scorer
         self.metrics = metrics
         self.readiness = readiness
+        # Key auth (--auth-key-file), or None: every path open, as Azure's local server and the seed's flow.
+        self.auth = KeyCheck(settings.auth_key_file) if settings.auth_key_file is not None else None
         self.identity: bytes | None = None  # GET /version body, set once the hashes are computed
         self.swagger: bytes | None = None
         self._routes = {
@@ -167,6 +173,10 @@ class ScoringApp:
         try:
             if len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT:
                 return _id_too_long(request)
+            if self.auth is not None and not self._opens(request):
+                # Which keys exist, or whether the one sent was close, is not said.
+                return error(401, "this service needs a key: send Authorization: Bearer <key>",
+                             request.request_id, _BEARER)
             if route is None:
                 return error(404, f"no such path: {path} (scoring is at POST /score)", request.request_id)
             if method not in route[0]:
@@ -181,6 +191,11 @@ class ScoringApp:
         except Exception:  # noqa: BLE001  (a server bug must still answer, and be logged)
             LOG.exception("unexpected server error", extra={"fields": {"request_id": request.request_id}})
             return error(500, "internal server error (see the server log for this request id)", request.request_id)
+
+    def _opens(self, request: Request) -> bool:
+        if request.path == "/" and request.method in ("GET", "HEAD"):
+            return True  # liveness stays open, for probes that hold no key
+        return self.auth.allows(request.authorization, metrics_only=request.path == "/metrics")
 
     def _score_error(self, request: Request, exc: ScoreError) -> Response:
         if not isinstance(exc, _RUN_ERRORS):

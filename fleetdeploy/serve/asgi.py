@@ -17,7 +17,7 @@ class AsgiRequest(Request):
     __slots__ = ("_receive", "_scope")
 
     def __init__(self, scope, receive):
-        request_id = content_length = client_request_id = None
+        request_id = content_length = client_request_id = authorization = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")
@@ -25,8 +25,10 @@ class AsgiRequest(Request):
                 content_length = value.decode("latin-1")
             elif name == b"x-ms-client-request-id":
                 client_request_id = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
         super().__init__(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), content_length,
-                         request_id or new_request_id(), client_request_id)
+                         request_id or new_request_id(), client_request_id, authorization)
         self._scope = scope
         self._receive = receive
 

@@ -21,10 +21,18 @@ from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.logs import LOG
 from fleetdeploy.serve.rsgi import RsgiApp
 from fleetdeploy.serve.settings import Settings
+from fleetdeploy.serve.tls import server_context
 
 SUPPORTED_SERIES = "2.8."  # the granian releases whose worker internals this module was written against
 _BACKLOG = 2048  # as main.listen(); granian records it with the socket
 _TLS_OFF = (False, None, None, None, "tls1.3", None, [], False)  # (enabled, cert, key, password, min, ca, crl, verify)
+
+
+def _tls(settings: Settings) -> tuple:
+    if settings.tls_cert is None:
+        return _TLS_OFF
+    server_context(settings.tls_cert, settings.tls_key)  # the same checks as on uvicorn, same messages
+    return (True, str(settings.tls_cert), str(settings.tls_key), None, "tls1.2", None, [], False)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -79,7 +87,7 @@ class GranianServer:
             None,  # HTTP/2 settings
             False,  # no websockets
             None,  # no static files
-            *_TLS_OFF,
+            *_tls(self._settings),
             (None, None),  # granian's metrics collection: off
         )
         scheduler = _new_cbscheduler(loop, _future_watcher_wrapper(RsgiApp(self._app).__rsgi__), impl_asyncio=False)

@@ -7,11 +7,13 @@ import socket
 import tempfile
 
 from fleetdeploy.errors import EnvironmentProblem
+from fleetdeploy.serve.auth import parse_key_file
 from fleetdeploy.serve.entry_script import load_entry_script
 from fleetdeploy.serve.errors import InitFailed
 from fleetdeploy.serve.logs import LOG, setup_logging
 from fleetdeploy.serve.secrets_file import load_secrets
 from fleetdeploy.serve.settings import Settings
+from fleetdeploy.serve.tls import days_left, server_context
 
 
 def serve(settings: Settings) -> int:
@@ -39,11 +41,14 @@ def serve(settings: Settings) -> int:
         # Imported once here, before any fork: a broken script or a missing HTTP server is refused before
         # the port is taken, and workers share the imported modules' memory.
         http_server(settings.http)
+        check_endpoint_security(settings)
         script = load_entry_script(settings.entry_script, settings.app_root)
         sock = listen(settings.host, settings.port)
+        scheme = "https" if settings.tls_cert else "http"
         LOG.info(
-            f"serving {settings.entry_script} on http://{settings.host}:{settings.port} "
-            f"with {settings.workers} worker(s) on {settings.http}",
+            f"serving {settings.entry_script} on {scheme}://{settings.host}:{settings.port} "
+            f"with {settings.workers} worker(s) on {settings.http}"
+            + (", key auth on" if settings.auth_key_file else ""),
             extra={"fields": {"service": settings.service, "release": settings.release, "pid": os.getpid()}},
         )
         if settings.workers == 1:
@@ -60,6 +65,17 @@ def serve(settings: Settings) -> int:
             f"init() in {settings.entry_script} raised; its traceback and the model directory are in the log"
         )
     return code
+
+
+def check_endpoint_security(settings: Settings) -> None:
+    """TLS files and the key file are refused before the port is taken, naming what to fix."""
+    if settings.tls_cert is not None:
+        server_context(settings.tls_cert, settings.tls_key)
+        days = days_left(settings.tls_cert)
+        if days is not None and days < 30:
+            LOG.warning(f"the TLS certificate {settings.tls_cert} expires in {days} days")
+    if settings.auth_key_file is not None:
+        parse_key_file(settings.auth_key_file)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -13,7 +13,8 @@ class RsgiRequest(Request):
     def __init__(self, scope, proto):
         headers = scope.headers
         super().__init__(scope.method, scope.path, scope.query_string, headers.get("content-length"),
-                         headers.get("x-request-id") or new_request_id(), headers.get("x-ms-client-request-id"))
+                         headers.get("x-request-id") or new_request_id(), headers.get("x-ms-client-request-id"),
+                         headers.get("authorization"))
         self._scope = scope
         self._proto = proto
 

@@ -39,6 +39,9 @@ class Settings:
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept
     max_header_size: int = 64 * 1024  # bytes of request line and headers
     max_connections: int = 1000  # open connections per worker
+    tls_cert: Path | None = None  # with tls_key: serve HTTPS (tls.py)
+    tls_key: Path | None = None
+    auth_key_file: Path | None = None  # key auth (auth.py)
 
 
 def parse_size(text: str, field: str) -> int:
@@ -83,6 +86,12 @@ def load_settings(flags: Mapping[str, object], env: Mapping[str, str] = os.envir
     if http not in HTTP_SERVERS:
         raise ConfigError(f"{source}: {http!r} is not one of {', '.join(HTTP_SERVERS)}")
 
+    tls_cert, tls_key = (_path(*pick(name, var)) for name, var in
+                         (("tls_cert", "FLEETDEPLOY_TLS_CERT"), ("tls_key", "FLEETDEPLOY_TLS_KEY")))
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key (FLEETDEPLOY_TLS_CERT, FLEETDEPLOY_TLS_KEY) go together: "
+                          "a certificate and its private key")
+
     return Settings(
         entry_script=entry_script,
         app_root=app_root,
@@ -103,6 +112,9 @@ def load_settings(flags: Mapping[str, object], env: Mapping[str, str] = os.envir
         keep_alive=_number(*pick("keep_alive", "FLEETDEPLOY_KEEP_ALIVE", 5.0), float, low=0.1),
         max_header_size=_size(*pick("max_header_size", "FLEETDEPLOY_MAX_HEADER_SIZE", "64KiB")),
         max_connections=_number(*pick("max_connections", "FLEETDEPLOY_MAX_CONNECTIONS", 1000), int, low=1),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        auth_key_file=_path(*pick("auth_key_file", "FLEETDEPLOY_AUTH_KEY_FILE")),
     )
 
 
@@ -128,6 +140,10 @@ def _number(value, source: str, kind, low=None, high=None):
         bounds = f">= {low}" if high is None else f"between {low} and {high}"
         raise ConfigError(f"{source}: {number} must be {bounds}")
     return number
+
+
+def _path(value, source: str) -> Path | None:
+    return None if value is None else Path(str(value)).resolve()
 
 
 def _flag(value, source: str) -> bool:

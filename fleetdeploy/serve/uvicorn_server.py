@@ -11,6 +11,7 @@ import uvicorn
 from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.asgi import AsgiApp
 from fleetdeploy.serve.settings import Settings
+from fleetdeploy.serve.tls import server_context
 from fleetdeploy.serve.uvicorn_limits import limited_protocol
 
 
@@ -62,9 +63,16 @@ class _DrainingServer(uvicorn.Server):
         protocol = functools.partial(self.config.http_protocol_class, config=self.config,
                                      server_state=self.server_state, app_state=self.lifespan.state)
         for connection in self._taken:
-            await loop.connect_accepted_socket(protocol, connection)
+            await loop.connect_accepted_socket(protocol, connection, ssl=self.config.ssl)
         self._taken.clear()
         await super().shutdown(sockets)
+
+
+def _tls(settings: Settings):
+    if settings.tls_cert is None:
+        return None
+    context = server_context(settings.tls_cert, settings.tls_key)
+    return lambda config, default: context
 
 
 class UvicornServer:
@@ -79,6 +87,7 @@ class UvicornServer:
             server_header=False,
             timeout_graceful_shutdown=settings.drain_timeout,
             timeout_keep_alive=settings.keep_alive,
+            ssl_context_factory=_tls(settings),
         )
         self._server = _DrainingServer(config)
 

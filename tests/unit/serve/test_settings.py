@@ -75,6 +75,8 @@ def test_defaults(app):
         ({"read_timeout": 0}, {}, "--read-timeout: 0.0 must be >= 0.1"),
         ({}, {"FLEETDEPLOY_MAX_CONNECTIONS": "0"}, "FLEETDEPLOY_MAX_CONNECTIONS: 0 must be >= 1"),
         ({}, {"FLEETDEPLOY_MAX_HEADER_SIZE": "huge"}, "FLEETDEPLOY_MAX_HEADER_SIZE: 'huge' is not a size"),
+        ({"tls_cert": "cert.pem"}, {}, "--tls-cert and --tls-key .* go together"),
+        ({}, {"FLEETDEPLOY_TLS_KEY": "key.pem"}, "--tls-cert and --tls-key .* go together"),
     ],
 )
 def test_bad_settings_name_the_flag_or_variable(app, monkeypatch, flags, env, message):
