@@ -170,6 +170,8 @@ def render(inventory: Path, spec_path: Path, limit: str | None, output: Path):
     console = _console()
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), run_dir=output, every_file=True)
     rendered = workflow.render(plan, self_contained=True)
+    for note in rendered.config_notes:
+        console.print(note, markup=False)
     console.print(f"wrote {rendered.private_data_dir}; see {rendered.project_dir / 'README.md'} to run it")
     if plan.prepared.secrets_file:
         # The values are never written into a folder that may be committed or synced (AWX).

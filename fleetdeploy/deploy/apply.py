@@ -84,7 +84,7 @@ def plan(
 
 def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
     """The project into the plan's run folder; `self_contained` for `fleetdeploy render` (render_project)."""
-    from fleetdeploy.render import render_project
+    from fleetdeploy.render import render_project, site_config_file
 
     return render_project(
         plan_.run_dir,
@@ -92,6 +92,7 @@ def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
         variables=plan_.variables,
         playbook=PLAYBOOK,
         self_contained=self_contained,
+        site_config=site_config_file(),
     )
 
 
@@ -123,6 +124,8 @@ def execute(
     from fleetdeploy.deploy import session
 
     rendered = render(plan_)
+    for note in rendered.config_notes:
+        say(note)
     hosts = [host.name for host in plan_.inventory]
     holder = new_holder("apply", plan_.prepared.release)
     stop_file = plan_.run_dir / "stop"

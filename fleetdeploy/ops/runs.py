@@ -36,7 +36,7 @@ def run_on_nodes(
     are the vars file's. With a `lock` holder (a playbook that takes the deploy lock on every node or on
     none), this controller's file lock is held too, and a refused run raises LockHeld naming the holders."""
     from fleetdeploy.deploy.lock import check_lock, local_lock
-    from fleetdeploy.render import render_project
+    from fleetdeploy.render import render_project, site_config_file
     from fleetdeploy.run import run_playbook
 
     run_dir = new_run_folder("ops", service, action)
@@ -47,7 +47,9 @@ def run_on_nodes(
         "fleet_history_user": getpass.getuser(),
         "fleet_history_controller": socket.gethostname(),
     }
-    rendered = render_project(run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook)
+    rendered = render_project(
+        run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook, site_config=site_config_file()
+    )
 
     extra = dict(extravars or {})
     if lock is not None:

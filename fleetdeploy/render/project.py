@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from fleetdeploy.errors import ConfigError
+from fleetdeploy.render.ansible_config import project_config
 from fleetdeploy.render.bundle import bundle
 from fleetdeploy.render.sources import ansible_sources
 from fleetdeploy.render.variables import plain_data, to_ansible_json, to_yaml
@@ -33,6 +34,7 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 class RenderedProject:
     private_data_dir: Path
     playbook: str  # relative to project/, as ansible-runner takes it
+    config_notes: tuple[str, ...] = ()  # settings of the site's ansible.cfg fleetdeploy replaced (ansible_config)
 
     @property
     def project_dir(self) -> Path:
@@ -53,13 +55,15 @@ def render_project(
     inventory_path: Path,
     variables: dict,
     playbook: str = "deploy.yml",
-    forks: int = 10,
+    forks: int | None = None,
     settings: dict | None = None,
     self_contained: bool = False,
+    site_config: Path | None = None,
 ) -> RenderedProject:
     """Write the Ansible project for one run into `run_dir` and say how to run it. `self_contained`
     (`fleetdeploy render`): the files the nodes get are copied in and every path is relative, so the
-    folder runs the same from anywhere; apply's own runs point at the controller's files instead."""
+    folder runs the same from anywhere; apply's own runs point at the controller's files instead.
+    `site_config`: the site's ansible.cfg the project's starts from (ansible_config.site_config_file())."""
     run_dir, inventory_path = Path(run_dir), Path(inventory_path)
     sources = ansible_sources()
     if playbook not in sources.playbook_names():
@@ -73,14 +77,16 @@ def render_project(
 
     for name in _RENDERED:
         shutil.rmtree(run_dir / name, ignore_errors=True)
-    rendered = RenderedProject(run_dir.resolve(), f"playbooks/{playbook}")
+    config = project_config(site_config, forks)
+    rendered = RenderedProject(run_dir.resolve(), f"playbooks/{playbook}", config.notes)
     _copy_sources(sources, rendered.project_dir)
     _copy_inventory(inventory_path, rendered.inventory_dir)
     if self_contained:
         variables = bundle(variables, rendered.project_dir, origin=rendered.private_data_dir)
     data = plain_data(variables)
-    _write_templates(rendered, data, forks, self_contained)
-    _write_env(rendered, forks, settings or {}, relocatable=self_contained)
+    _write_templates(rendered, data, self_contained)
+    (rendered.project_dir / "ansible.cfg").write_text(config.text)
+    _write_env(rendered, settings or {}, relocatable=self_contained)
     return rendered
 
 
@@ -115,39 +121,24 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def _write_templates(rendered: RenderedProject, data: dict, forks: int, self_contained: bool) -> None:
-    env = _templates()
-    context = {
-        "self_contained": self_contained,
-        "playbook": rendered.playbook,
-        "vars_file": VARS_FILE,
-        "forks": forks,
-    }
-    for template, target in (
-        ("ansible.cfg.j2", "ansible.cfg"),
-        ("README.md.j2", "README.md"),
-    ):
-        (rendered.project_dir / target).write_text(env.get_template(template).render(context))
+def _write_templates(rendered: RenderedProject, data: dict, self_contained: bool) -> None:
+    context = {"self_contained": self_contained, "playbook": rendered.playbook, "vars_file": VARS_FILE}
+    (rendered.project_dir / "README.md").write_text(_templates().get_template("README.md.j2").render(context))
     rendered.vars_file.parent.mkdir(parents=True, exist_ok=True)
     rendered.vars_file.write_text(to_ansible_json(data))
 
 
-def _write_env(rendered: RenderedProject, forks: int, settings: dict, *, relocatable: bool) -> None:
+def _write_env(rendered: RenderedProject, settings: dict, *, relocatable: bool) -> None:
     env_dir = rendered.private_data_dir / "env"
     env_dir.mkdir(parents=True)
     # ansible-runner runs from project/, where Ansible finds ansible.cfg (and the roles and inventory it
-    # names, relative to itself); absolute paths here would tie a copied folder to where it was written.
-    located = {
-        "ANSIBLE_CONFIG": str(rendered.project_dir / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(rendered.project_dir / "roles"),
-    }
+    # names, relative to itself); an absolute path here would tie a copied folder to where it was written.
+    located = {"ANSIBLE_CONFIG": str(rendered.project_dir / "ansible.cfg")}
     envvars = {
         **({} if relocatable else located),
-        # Nodes are identified by their host keys, under ansible-runner exactly as by hand.
+        # Nodes are identified by their host keys, under ansible-runner exactly as by hand. Everything
+        # else is in ansible.cfg, where the site's own settings are (environment variables would outrank them).
         "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_FORKS": str(forks),
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
     (env_dir / "envvars").write_text(to_yaml(envvars))
     # fleetdeploy's run module reports progress from events, so Ansible's own screen output would be

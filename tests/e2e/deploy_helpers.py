@@ -49,8 +49,11 @@ def set_rollout(project: Path, **rollout) -> None:
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
-def fleetdeploy(*args, timeout=1200, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The CLI in a child process; `env` adds to (or overrides) this process's environment."""
+def fleetdeploy(
+    *args, timeout=1200, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """The CLI in a child process; `env` adds to (or overrides) this process's environment; `cwd` is
+    where it runs (where Ansible looks for a site's ansible.cfg)."""
     return subprocess.run(
         [sys.executable, "-m", "fleetdeploy", *map(str, args)],
         capture_output=True,
@@ -58,6 +61,7 @@ def fleetdeploy(*args, timeout=1200, env: dict[str, str] | None = None) -> subpr
         timeout=timeout,
         check=False,
         env={**os.environ, **env} if env else None,
+        cwd=cwd,
     )
 
 
