@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,11 +32,21 @@ def _environment_option(use_function: str, *names, **settings):
 
 _VAULT = "fleetdeploy.vault.use_vault"
 _BECOME = "fleetdeploy.become.use_become_password"
+_OPTIONS = "fleetdeploy.run.options"
 
 
 def _inventory_arg(command):
-    """The INVENTORY argument, and the vault and become flags every command that reads an inventory takes."""
+    """The INVENTORY argument (or -i INVENTORY, as Ansible users type it), and the flags every command
+    that reads an inventory and runs Ansible takes: vault, become, -e, --forks."""
     for option in (
+        _environment_option(
+            f"{_OPTIONS}.add_extra_vars", "-e", "--extra-vars", "values", multiple=True,
+            help="Extra variables for the Ansible runs, as ansible-playbook takes them: key=value, JSON/YAML, @FILE.",
+        ),
+        _environment_option(
+            f"{_OPTIONS}.use_forks", "--forks", "forks", type=click.IntRange(min=1),
+            help="How many nodes Ansible works on at once (default: the site's ansible.cfg, else 10).",
+        ),
         _environment_option(
             _BECOME, "--become-password-file", "password_file", help="File with the become (sudo) password."
         ),
@@ -51,7 +62,17 @@ def _inventory_arg(command):
         _environment_option(_VAULT, "--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
     ):
         command = option(command)
-    return click.argument("inventory", type=click.Path(path_type=Path))(command)
+
+    @functools.wraps(command)
+    def with_one_inventory(*args, inventory: Path | None, inventory_option: Path | None, **kwargs):
+        if (inventory is None) == (inventory_option is None):
+            raise click.UsageError("give the inventory once: INVENTORY or -i INVENTORY")
+        return command(*args, inventory=inventory or inventory_option, **kwargs)
+
+    with_one_inventory = click.option(
+        "-i", "--inventory", "inventory_option", type=click.Path(path_type=Path), help="The inventory (or INVENTORY)."
+    )(with_one_inventory)
+    return click.argument("inventory", type=click.Path(path_type=Path), required=False)(with_one_inventory)
 
 _spec_opt = click.option(
     "-f",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fleetdeploy.errors import ConfigError, EnvironmentProblem
 from fleetdeploy.run.events import RunEvent, RunFinished, translate
+from fleetdeploy.run.options import extra_vars
 from fleetdeploy.run.results import ResultCollector, RunResult
 
 EventCallback = Callable[[RunEvent], None]
@@ -73,7 +74,8 @@ def run_playbook(
             playbook=playbook,
             limit=limit,
             verbosity=verbosity or None,
-            extravars=extravars,
+            # -e from the command line first: a run's own values (the lock holder...) must win.
+            extravars={**extra_vars(), **(extravars or {})} or None,
             ident=ident,
             # No colour codes: the raw output is kept as a file (and shown by apply -v).
             envvars={"PATH": _path_with_ansible(), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},

@@ -156,6 +156,11 @@ def test_the_sites_ansible_cfg_is_how_its_nodes_are_reached(fleet, project, tmp_
     done = fleetdeploy("status", site / "inventory.yml", "-f", spec, "--json", cwd=site, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert {node["state"] for node in json.loads(done.stdout)["nodes"]} == {"healthy"}
+    # -i as Ansible users type it, and -e reaching the runs, outranking the inventory as in Ansible.
+    redirected = fleetdeploy("status", "-i", site / "inventory.yml", "-f", spec, "--json", "--forks", "1",
+                             "-e", "ansible_port=1", cwd=site, timeout=300)
+    assert redirected.returncode != 0
+    assert {node["state"] for node in json.loads(redirected.stdout)["nodes"]} == {"unreachable"}
 
 
 def test_watch_refreshes_until_ctrl_c(fleet, project):
