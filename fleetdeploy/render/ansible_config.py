@@ -93,6 +93,12 @@ def project_config(site_file: Path | None, forks: int | None = None) -> AnsibleC
     for (section, key), value in _DEFAULTS.items():
         if parser.get(section, key, fallback=None) is None:
             parser.set(section, key, value)
+    # Ansible reads pipelining in two places ([connection], which the base setting ANSIBLE_PIPELINING
+    # follows, and the ssh plugin's own): both say what the site's (or our default) says.
+    if not parser.has_section("connection"):
+        parser.add_section("connection")
+    if parser.get("connection", "pipelining", fallback=None) is None:
+        parser.set("connection", "pipelining", parser.get("ssh_connection", "pipelining"))
     theirs = parser.get("defaults", "roles_path", fallback="")
     parser.set("defaults", "roles_path", ":".join(["roles", *([theirs] if theirs else [])]))
     if forks is not None:

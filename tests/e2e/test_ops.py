@@ -132,35 +132,39 @@ def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
 
 
 def test_the_sites_ansible_cfg_is_how_its_nodes_are_reached(fleet, project, tmp_path):
-    """A site that keeps the SSH user, key and known hosts in its ansible.cfg, not in the inventory: the
-    runs fleetdeploy starts read it, relative paths included (issue 15)."""
+    """A site that keeps the SSH port, user, key and known hosts in its ansible.cfg, not in the inventory:
+    the runs fleetdeploy starts read it, relative paths included (issue 15). On node1 alone: the port is
+    one for the whole file."""
     data = yaml.safe_load(fleet.inventory.read_text())
     site = tmp_path / "site"
     (site / "keys").mkdir(parents=True)
     for group in data["all"]["children"]["fleet"]["children"].values():
-        for host in group["hosts"].values():
+        for name, host in group["hosts"].items():
             user = host.pop("ansible_user")
             key = Path(host.pop("ansible_ssh_private_key_file"))
             ssh_args = host.pop("ansible_ssh_common_args")
+            port = host.pop("ansible_port") if name == "node1" else host["ansible_port"]
     (site / "keys" / "fleet").write_bytes(key.read_bytes())
     (site / "keys" / "fleet").chmod(0o600)
     (site / "inventory.yml").write_text(yaml.safe_dump(data))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     spec = project / "fleetdeploy.yml"
-    without = fleetdeploy("status", site / "inventory.yml", "-f", spec, "--json", cwd=elsewhere, timeout=300)
-    assert without.returncode != 0  # the inventory alone does not reach the nodes
+    args = ("status", site / "inventory.yml", "-f", spec, "--json", "--limit", "node1")
+    without = fleetdeploy(*args, cwd=elsewhere, timeout=300)
+    assert without.returncode != 0  # the inventory alone does not say where node1's SSH is
     (site / "ansible.cfg").write_text(
-        f"[defaults]\nremote_user = {user}\nprivate_key_file = keys/fleet\n[ssh_connection]\nssh_args = {ssh_args}\n"
+        f"[defaults]\nremote_user = {user}\nremote_port = {port}\nprivate_key_file = keys/fleet\n"
+        f"[ssh_connection]\nssh_args = {ssh_args}\n"
     )
-    done = fleetdeploy("status", site / "inventory.yml", "-f", spec, "--json", cwd=site, timeout=300)
+    done = fleetdeploy(*args, cwd=site, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {node["state"] for node in json.loads(done.stdout)["nodes"]} == {"healthy"}
-    # -i as Ansible users type it, and -e reaching the runs, outranking the inventory as in Ansible.
-    redirected = fleetdeploy("status", "-i", site / "inventory.yml", "-f", spec, "--json", "--forks", "1",
-                             "-e", "ansible_port=1", cwd=site, timeout=300)
+    assert [node["state"] for node in json.loads(done.stdout)["nodes"]] == ["healthy"]
+    # -i as Ansible users type it, and -e reaching the runs, outranking the site's file as in Ansible.
+    redirected = fleetdeploy("status", "-i", site / "inventory.yml", "-f", spec, "--json", "--limit", "node1",
+                             "--forks", "1", "-e", "ansible_port=1", cwd=site, timeout=300)
     assert redirected.returncode != 0
-    assert {node["state"] for node in json.loads(redirected.stdout)["nodes"]} == {"unreachable"}
+    assert [node["state"] for node in json.loads(redirected.stdout)["nodes"]] == ["unreachable"]
 
 
 def test_watch_refreshes_until_ctrl_c(fleet, project):

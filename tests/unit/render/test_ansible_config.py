@@ -17,7 +17,7 @@ def test_without_a_site_file_fleetdeploys_settings_alone():
     cfg = parsed(config)
     assert cfg["defaults"]["inventory"] == "../inventory" and cfg["defaults"]["roles_path"] == "roles"
     assert cfg["defaults"]["host_key_checking"] == "True" and cfg["defaults"]["forks"] == "10"
-    assert cfg["ssh_connection"]["pipelining"] == "True"
+    assert cfg["ssh_connection"]["pipelining"] == "True" and cfg["connection"]["pipelining"] == "True"
     assert config.notes == () and "No site ansible.cfg" in config.text
 
 
@@ -38,6 +38,7 @@ def test_the_sites_settings_are_kept_with_its_relative_paths_made_absolute(tmp_p
     assert cfg["defaults"]["forks"] == "25"  # the site's, without --forks
     assert cfg["ssh_connection"]["ssh_args"] == "-o ProxyJump=bastion.example.org -o ControlMaster=auto"
     assert cfg["ssh_connection"]["pipelining"] == "False"  # a site that needs requiretty keeps it off
+    assert cfg["connection"]["pipelining"] == "False"
     assert cfg["privilege_escalation"]["become_method"] == "doas"
     assert parsed(project_config(site, forks=4))["defaults"]["forks"] == "4"  # --forks wins
 
