@@ -21,7 +21,6 @@ from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.logs import LOG
 from fleetdeploy.serve.rsgi import RsgiApp
 from fleetdeploy.serve.settings import Settings
-from fleetdeploy.serve.tls import server_context
 
 SUPPORTED_SERIES = "2.8."  # the granian releases whose worker internals this module was written against
 _BACKLOG = 2048  # as main.listen(); granian records it with the socket
@@ -31,7 +30,7 @@ _TLS_OFF = (False, None, None, None, "tls1.3", None, [], False)  # (enabled, cer
 def _tls(settings: Settings) -> tuple:
     if settings.tls_cert is None:
         return _TLS_OFF
-    server_context(settings.tls_cert, settings.tls_key)  # the same checks as on uvicorn, same messages
+    # The files passed main.check_endpoint_security's checks (tls.server_context) before the port was taken.
     return (True, str(settings.tls_cert), str(settings.tls_key), None, "tls1.2", None, [], False)
 
 

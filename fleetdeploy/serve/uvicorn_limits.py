@@ -8,11 +8,9 @@ Refusals that come before the app has the request are written straight to the so
 error format, then the connection is closed; a stalled body wakes the app's read (asgi.py), which answers
 408 itself, so it is logged and counted like any other answer."""
 
-import json
-
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from fleetdeploy.serve.app import BODY_STALLED, SERVER_VERSION, new_request_id
+from fleetdeploy.serve.app import BODY_STALLED, SERVER_VERSION, error, new_request_id
 from fleetdeploy.serve.logs import log_access
 from fleetdeploy.serve.settings import Settings
 
@@ -127,7 +125,7 @@ def limited_protocol(settings: Settings) -> type:
 
         def _refuse(self, status: int, message: str, extra: tuple = ()) -> None:
             request_id = new_request_id()
-            body = json.dumps({"message": message, "request_id": request_id}).encode()
+            body = error(status, message, request_id).body  # the app's own error format
             self.transport.write(b"".join([
                 STATUS_LINE[status],
                 b"content-type: application/json\r\n",
