@@ -35,10 +35,17 @@ _BECOME = "fleetdeploy.become.use_become_password"
 _OPTIONS = "fleetdeploy.run.options"
 
 
-def _inventory_arg(command):
-    """The INVENTORY argument (or -i INVENTORY, as Ansible users type it), and the flags every command
-    that reads an inventory and runs Ansible takes: vault, become, -e, --forks."""
-    for option in (
+def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = True):
+    """The INVENTORY argument (or -i INVENTORY, as Ansible users type it) with the vault flags (the
+    inventory may hold vaulted values); the become flags where the command works as root on the nodes;
+    and where it runs Ansible, Ansible's: -e, --forks, -v. A command takes no flag it would ignore."""
+    if command is None:
+        return functools.partial(_inventory_arg, runs_ansible=runs_ansible, becomes=becomes)
+    running = (
+        _environment_option(
+            f"{_OPTIONS}.use_verbosity", "-v", "--verbose", "count", count=True,
+            help="Show Ansible's own output as it runs (-vv… passes -v… on to Ansible).",
+        ),
         _environment_option(
             f"{_OPTIONS}.add_extra_vars", "-e", "--extra-vars", "values", multiple=True,
             help="Extra variables for the Ansible runs, as ansible-playbook takes them: key=value, JSON/YAML, @FILE.",
@@ -47,12 +54,18 @@ def _inventory_arg(command):
             f"{_OPTIONS}.use_forks", "--forks", "forks", type=click.IntRange(min=1),
             help="How many nodes Ansible works on at once (default: the site's ansible.cfg, else 10).",
         ),
+    )
+    becoming = (
         _environment_option(
             _BECOME, "--become-password-file", "password_file", help="File with the become (sudo) password."
         ),
         _environment_option(
             _BECOME, "-K", "--ask-become-pass", "ask", is_flag=True, help="Ask for the become (sudo) password."
         ),
+    )
+    for option in (
+        *(running if runs_ansible else ()),
+        *(becoming if becomes else ()),
         _environment_option(
             _VAULT, "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
         ),
@@ -117,24 +130,43 @@ _lock_wait_opt = click.option(
     is_flag=True,
     help="Only the nodes the last apply of this service left undone (failed, unreachable, rolled back, not started).",
 )
-@click.option("-v", "--verbose", count=True, help="Show Ansible's own output as it runs (-vv… for more).")
-def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float, retry_failed: bool, verbose: int):
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Dry run: say per node what apply would send, start and switch to, and change nothing on the nodes.",
+)
+@click.option("--diff", is_flag=True, help="Show per node how the release it serves differs from the new one.")
+def apply(
+    inventory: Path,
+    spec_path: Path,
+    limit: str | None,
+    lock_wait: float,
+    retry_failed: bool,
+    check: bool,
+    diff: bool,
+):
     """Deploy the spec's scoring service to every node of INVENTORY, batch by batch, and check /score on each."""
     from fleetdeploy.cli.progress import make_progress, print_rollout, print_summary
     from fleetdeploy.deploy import apply as workflow
+    from fleetdeploy.run.options import verbosity
+
+    verbose = verbosity()
 
     console = _console()
     if retry_failed:
         limit = _retry_limit(spec_path, limit, console)
+    if check:
+        sys.exit(_dry_run(console, inventory, spec_path, limit, diff=diff, every_file=bool(verbose)))
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose))
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )
-    with interruptible(console) as (stop, cancel), make_progress(console, verbose=bool(verbose)) as progress:
+    if diff:
+        _print_checks(console, plan, diff=True, actions=False)
+    with interruptible(console) as (stop, cancel), make_progress(console) as progress:
         outcome = workflow.execute(
             plan,
             on_event=progress,
-            verbosity=max(verbose - 1, 0),
             stop=stop,
             cancel=cancel,
             lock_wait=lock_wait,
@@ -143,6 +175,47 @@ def apply(inventory: Path, spec_path: Path, limit: str | None, lock_wait: float,
     print_summary(console, outcome.result, verbose=bool(verbose))
     print_rollout(console, outcome.rollout)
     sys.exit(0 if outcome.succeeded else 1)
+
+
+def _dry_run(console, inventory: Path, spec_path: Path, limit: str | None, *, diff: bool, every_file: bool) -> int:
+    """apply --check: the release prepared as apply prepares it (in a scratch folder: no run is recorded),
+    the nodes asked, nothing changed on them. 0 when every node could be asked, 1 otherwise."""
+    import tempfile
+
+    from fleetdeploy.deploy import apply as workflow
+
+    with tempfile.TemporaryDirectory(prefix="fleetdeploy-check-") as scratch:
+        plan = workflow.plan(
+            inventory, spec_path, limit=limit, say=_say(console), run_dir=Path(scratch), every_file=every_file
+        )
+        console.print(f"check: release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); nothing is changed")
+        checks = _print_checks(console, plan, diff=diff, actions=True)
+    return 0 if all(node.reachable and not node.error for node in checks.values()) else 1
+
+
+def _print_checks(console, plan, *, diff: bool, actions: bool) -> dict:
+    from fleetdeploy.deploy.check import check_fleet
+
+    checks = check_fleet(plan)
+    for node in checks.values():
+        if node.error:
+            console.print(f"{node.host}: cannot be asked: {node.error}", markup=False, style="red")
+            continue
+        if actions:
+            if not node.actions:
+                console.print(f"{node.host}: serves {node.serving} already: nothing to do", markup=False)
+            else:
+                console.print(f"{node.host}: serves {node.serving or 'nothing'}; apply would:", markup=False)
+                for action in node.actions:
+                    console.print(f"  {action}", markup=False)
+        if diff:
+            if node.differences:
+                console.print(f"{node.host}: {node.serving} -> {plan.prepared.release}:", markup=False)
+                for difference in node.differences:
+                    console.print(f"  {difference}", markup=False)
+            elif node.serving and node.serving != plan.prepared.release:
+                console.print(f"{node.host}: no difference in code, models or settings (environment only)", markup=False)
+    return checks
 
 
 def _retry_limit(spec_path: Path, limit: str | None, console) -> str:
@@ -180,7 +253,7 @@ def interruptible(console):
 
 
 @click.command()
-@_inventory_arg
+@_inventory_arg(runs_ansible=False, becomes=False)
 @_spec_opt
 @_limit_opt
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")

@@ -199,7 +199,7 @@ def _instance(node) -> str:
 
 
 @click.command()
-@_inventory_arg
+@_inventory_arg(runs_ansible=False)  # logs reads over ssh itself (fleetdeploy.ops.logs), not through Ansible
 @_spec_long_opt
 @_service_opt
 @_limit_opt

@@ -238,8 +238,13 @@ def plain_line(row: HostRow, event: HostTaskDone | HostUnreachable) -> str:
     return f"{line}: {message}" if message else line
 
 
-def make_progress(console: Console, *, verbose: bool = False) -> LiveProgress | PlainProgress:
-    """The live display on an interactive terminal, plain lines anywhere else."""
+def make_progress(console: Console, *, verbose: bool | None = None) -> LiveProgress | PlainProgress:
+    """The live display on an interactive terminal, plain lines anywhere else; with Ansible's own output
+    when `verbose` (by default: when the command line said -v)."""
+    if verbose is None:
+        from fleetdeploy.run.options import verbosity
+
+        verbose = bool(verbosity())
     if console.is_terminal and not console.is_dumb_terminal:
         return LiveProgress(console, verbose=verbose)
     return PlainProgress(console, verbose=verbose)

@@ -110,7 +110,6 @@ def execute(
     plan_: Plan,
     *,
     on_event: Callable | None = None,
-    verbosity: int = 0,
     cancel: threading.Event | None = None,
     stop: threading.Event | None = None,
     lock_wait: float = 0,
@@ -140,7 +139,6 @@ def execute(
             rendered.playbook,
             hosts,
             extravars,
-            verbosity=verbosity,
             on_event=on_event,
             cancel=cancel,
         )

@@ -19,10 +19,14 @@ def desired_from_spec(spec_path: Path, inventory: Path | None = None) -> Desired
     with tempfile.TemporaryDirectory(prefix="fleetdeploy-drift-") as scratch:
         # Hardlinks where possible: staging costs the hashing, not a copy.
         manifest = stage_spec_artifacts(spec, Path(scratch), (inventory,)).manifest()
+    return desired_from_manifest(manifest, release_settings(spec)[0])
+
+
+def desired_from_manifest(manifest: dict, settings: dict) -> Desired:
+    """A staged release's manifest and container settings (apply --check has them from its plan)."""
     models = {f"{m['name']}/{m['version']}": m["files"] for m in manifest["models"]}
     # The manifest is JSON on the node: compare like with like (tuples become lists there).
-    settings = _as_json_types(release_settings(spec)[0])
-    return Desired(code_files=manifest["code_files"], models=models, settings=settings)
+    return Desired(code_files=manifest["code_files"], models=models, settings=_as_json_types(settings))
 
 
 def _as_json_types(value):

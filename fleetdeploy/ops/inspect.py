@@ -49,14 +49,19 @@ def inspect_nodes(
     *,
     hash_files: bool = False,
     history_lines: int = 0,
+    stored: bool = False,
+    image_id: str = "",
 ) -> dict[str, NodeFacts]:
-    """fleet_inspect on `hosts` (names from `inventory`); every asked host gets an entry."""
+    """fleet_inspect on `hosts` (names from `inventory`); every asked host gets an entry. `stored` (and
+    `image_id`): also what the node keeps that a deploy would not send again (apply --check)."""
     if not hosts:
         return {}
     variables = {
         "fleet_inspect_service": target.service,
         "fleet_inspect_hash_files": hash_files,
         "fleet_inspect_history_lines": history_lines,
+        "fleet_inspect_stored": stored,
+        "fleet_inspect_image_id": image_id,
     }
     result = run_on_nodes(
         inventory_path, PLAYBOOK, variables, service=target.service, action="inspect", limit=",".join(hosts)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import getpass
 import socket
+import sys
 import threading
 from pathlib import Path
 
 from fleetdeploy.paths import new_run_folder, prune_run_folders
 
 OPS_RUNS_KEPT = 10
+_noted: set[str] = set()  # `status --watch` renders a project every few seconds: each note is said once
 
 
 def run_on_nodes(
@@ -51,13 +53,18 @@ def run_on_nodes(
         run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook, site_config=site_config_file()
     )
 
+    # On stderr: stdout is the command's own answer (status --json is read by programs).
+    for note in rendered.config_notes:
+        if note not in _noted:
+            _noted.add(note)
+            print(f"note: {note}", file=sys.stderr)
     extra = dict(extravars or {})
     if lock is not None:
         extra.update(fleet_lock_holder=lock, fleet_lock_wait=int(lock_wait))
     try:
         with local_lock(service, lock_wait) if lock is not None else contextlib.nullcontext():
             result = run_playbook(
-                rendered.private_data_dir, rendered.playbook, limit=limit, on_event=on_event, cancel=cancel,
+                rendered.private_data_dir, rendered.playbook, limit=limit, on_event=_shown(on_event), cancel=cancel,
                 extravars=extra or None,
             )
     finally:
@@ -65,3 +72,19 @@ def run_on_nodes(
     if lock is not None:
         check_lock(result, say)
     return result
+
+
+def _shown(on_event):
+    """With -v, Ansible's own output goes to stderr as it comes, unless the command shows progress (rollback,
+    remove), which prints it itself as apply's does."""
+    from fleetdeploy.run.events import AnsibleOutput
+    from fleetdeploy.run.options import verbosity
+
+    if on_event is not None or not verbosity():
+        return on_event
+
+    def show(event) -> None:
+        if isinstance(event, AnsibleOutput):
+            print(event.text, file=sys.stderr, flush=True)
+
+    return show

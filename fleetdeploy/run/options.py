@@ -1,5 +1,5 @@
-"""`-e/--extra-vars` from fleetdeploy's command line, as `ansible-playbook` takes them, kept for every run
-this process starts (runner.run_playbook merges them in).
+"""`-e/--extra-vars` and `-v` from fleetdeploy's command line, as `ansible-playbook` takes them, kept for
+every run this process starts (runner.run_playbook merges them in).
 
 As in Ansible, extra variables outrank everything else, the spec's values in the vars file included:
 `-e fleetdeploy_scoring_url=...` points every node's check elsewhere. Only the values a run of
@@ -16,6 +16,7 @@ import yaml
 from fleetdeploy.errors import ConfigError
 
 _extra_vars: dict = {}
+_verbosity = 0
 
 
 def add_extra_vars(values: tuple[str, ...] | list[str]) -> None:
@@ -36,6 +37,23 @@ def use_forks(forks: int) -> None:
     import os
 
     os.environ["ANSIBLE_FORKS"] = str(forks)
+
+
+def use_verbosity(count: int) -> None:
+    """`-v` (count): Ansible's own output is shown as it runs; each further v is one of Ansible's
+    (`-vv` runs ansible-playbook -v, up to -vvvvv for its -vvvv)."""
+    global _verbosity
+    _verbosity = count
+
+
+def verbosity() -> int:
+    """How many -v the command line gave (0: Ansible's output is only kept in the run folder)."""
+    return _verbosity
+
+
+def ansible_verbosity() -> int:
+    """The -v count ansible-playbook gets: one fewer than fleetdeploy's, whose first -v shows the output."""
+    return max(_verbosity - 1, 0)
 
 
 def parse_extra_vars(value: str) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fleetdeploy.errors import ConfigError, EnvironmentProblem
 from fleetdeploy.run.events import RunEvent, RunFinished, translate
-from fleetdeploy.run.options import extra_vars
+from fleetdeploy.run.options import ansible_verbosity, extra_vars
 from fleetdeploy.run.results import ResultCollector, RunResult
 
 EventCallback = Callable[[RunEvent], None]
@@ -44,7 +44,7 @@ def run_playbook(
     playbook: str,
     *,
     limit: str | None = None,
-    verbosity: int = 0,
+    verbosity: int | None = None,
     on_event: EventCallback | None = None,
     cancel: threading.Event | None = None,
     extravars: dict | None = None,
@@ -53,7 +53,8 @@ def run_playbook(
     """Run `project/<playbook>` of an ansible-runner private_data_dir and wait for it.
 
     `on_event` gets each typed event as it happens (from this thread); setting `cancel` stops the
-    run (status "canceled"). Ansible's own output is not printed: it is in `result.stdout_path`.
+    run (status "canceled"). Ansible's own output is not printed: it is in `result.stdout_path`, and in
+    AnsibleOutput events. `verbosity`: ansible-playbook's -v count (default: from the command line's -v).
     """
     import ansible_runner  # heavy; and the scoring server must never need it
 
@@ -73,7 +74,7 @@ def run_playbook(
             private_data_dir=str(private_data_dir),
             playbook=playbook,
             limit=limit,
-            verbosity=verbosity or None,
+            verbosity=(ansible_verbosity() if verbosity is None else verbosity) or None,
             # -e from the command line first: a run's own values (the lock holder...) must win.
             extravars={**extra_vars(), **(extravars or {})} or None,
             ident=ident,

@@ -74,6 +74,12 @@ def status_json(fleet_or_inventory, project, *extra):
     return done.returncode, {node["node"]: node for node in json.loads(done.stdout)["nodes"]}
 
 
+def release_of(done: subprocess.CompletedProcess, prefix: str = "release") -> str:
+    """The release id apply (`release <id> -> N node(s)`) or apply --check (`check: release <id>`) printed."""
+    line = next(line for line in done.stdout.splitlines() if line.startswith(prefix + " "))
+    return line[len(prefix) + 1 :].split()[0]
+
+
 def serving_container(client, node) -> str:
     """The container that serves now (slot layout: the running one of the slots)."""
     names = node_exec(
@@ -94,6 +100,15 @@ def test_never_deployed_and_unreachable_nodes_are_reported_and_the_others_still_
         "ghost": "unreachable",
     }
     assert nodes["ghost"]["reasons"][0].startswith("SSH: ")
+    # apply --check on the same fleet: the ghost is named as not asked (exit 1), the others would get
+    # everything, and nothing is deployed (the next test's first apply is the first).
+    check = ops("apply", with_ghost, project, "--check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "ghost: cannot be asked: " in check.stdout, check.stdout
+    for name in ("node1", "node2", "node3"):
+        assert f"{name}: serves nothing; apply would:" in check.stdout, check.stdout
+    assert "started, checked, then served (first deploy)" in check.stdout
+    assert status_json(with_ghost, project)[1]["node1"]["state"] == "not deployed"
 
 
 def test_history_lists_the_applies_in_order(fleet, project):
@@ -101,11 +116,26 @@ def test_history_lists_the_applies_in_order(fleet, project):
     assert first.returncode == 0, first.stdout + first.stderr
     script = project / "score.py"
     script.write_text(script.read_text() + "\n# a second release: same model, new code\n")
+    # --check --diff first: per node, only the code is sent, the script named as the difference; nothing
+    # changes (the history below holds two applies, the nodes still serve the first release).
+    check = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--check", "--diff")
+    assert check.returncode == 0, check.stdout + check.stderr
+    first_release, next_release = release_of(first), release_of(check, "check: release")
+    for node in fleet.nodes:
+        assert version(node)["release"] == first_release
+        assert f"{node.host}: serves {first_release}; apply would:" in check.stdout, check.stdout
+        assert f"{node.host}: {first_release} -> {next_release}:" in check.stdout, check.stdout
+    assert check.stdout.count("on the node, not sent") == 6, check.stdout  # image and model, per node
+    assert check.stdout.count(": sent (") == 3 and "spec code/score.py: changed" in check.stdout, check.stdout
     second = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
     assert second.returncode == 0, second.stdout + second.stderr
+    assert release_of(second) == next_release  # the release --check named is the one apply deployed
 
-    done = ops("history", fleet, project, "--json")
+    # -vv: Ansible's own output on stderr as it runs, at its -v (which names the config file it read);
+    # stdout stays the JSON answer alone.
+    done = ops("history", fleet, project, "--json", "-vv")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "TASK [" in done.stderr and "ansible.cfg as config file" in done.stderr, done.stderr
     entries = json.loads(done.stdout)["entries"]
     for node in fleet.nodes:
         applies = [entry for entry in entries if entry["node"] == node.host and entry["action"] == "apply"]

@@ -37,6 +37,17 @@ options:
     description: How many of the last lines of state/history.jsonl to return (0 = none).
     type: int
     default: 0
+  stored:
+    description:
+      - Also report what the node keeps that a deploy would not send again (apply --check), as
+        C(stored): the completion markers in state/, each kept release's code, models and image, and
+        whether the image I(image_id) is in the node's Docker engine.
+    type: bool
+    default: false
+  image_id:
+    description: With I(stored), the image id to look for (empty for the venv and conda runtimes).
+    type: str
+    default: ""
 author: fleetdeploy
 """
 
@@ -45,7 +56,14 @@ import json
 import os
 import subprocess
 
-from ansible.module_utils.fleet_layout import history_path, instance_name, manifest_path, read_active, read_json
+from ansible.module_utils.fleet_layout import (
+    history_path,
+    instance_name,
+    manifest_path,
+    read_active,
+    read_json,
+    release_manifests,
+)
 
 _CHUNK = 1 << 20
 # Environment variables whose values are returned: fleetdeploy's own contract. Others (user extras,
@@ -221,9 +239,35 @@ def history_tail(path, lines):
     return records
 
 
-def inspect(service, root, hash_files=False, history_lines=0, runner=run):
+def stored_artifacts(service_dir, image_id="", runner=run):
+    """What the node keeps that a deploy would not send again: the completion markers fleet_artifacts
+    writes, the parts of every kept release (code, models, image), and whether image_id is loaded."""
+    state = os.path.join(service_dir, "state")
+    markers = sorted(name for name in os.listdir(state) if name.endswith(".done")) if os.path.isdir(state) else []
+    releases = {}
+    for release, path in release_manifests(service_dir).items():
+        manifest = read_json(path)[0] or {}
+        releases[release] = {
+            "code_hash": manifest.get("code_hash"),
+            "image_id": manifest.get("image_id"),
+            "env_hash": manifest.get("env_hash"),
+            "models": dict(
+                ("%s/%s" % (m.get("name"), m.get("version")), m.get("files") or {})
+                for m in manifest.get("models") or []
+            ),
+        }
+    image_present = None
+    if image_id:
+        rc, out, _err = runner(["docker", "image", "inspect", "--format", "{{.Id}}", image_id])
+        image_present = rc == 0 and out.strip() == image_id
+    return {"markers": markers, "releases": releases, "image_present": image_present}
+
+
+def inspect(service, root, hash_files=False, history_lines=0, runner=run, stored=False, image_id=""):
     service_dir = os.path.join(root, service)
     report = {"service": service, "errors": []}
+    if stored:  # before the early return below: a node that serves nothing may still keep parts
+        report["stored"] = stored_artifacts(service_dir, image_id, runner)
     active, error = read_active(service_dir, service)
     if error:
         report["errors"].append(error)
@@ -262,11 +306,20 @@ def main():
             "root": {"type": "str", "default": "/opt/fleetdeploy"},
             "hash_files": {"type": "bool", "default": False},
             "history_lines": {"type": "int", "default": 0},
+            "stored": {"type": "bool", "default": False},
+            "image_id": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     params = module.params
-    report = inspect(params["service"], params["root"], params["hash_files"], params["history_lines"])
+    report = inspect(
+        params["service"],
+        params["root"],
+        params["hash_files"],
+        params["history_lines"],
+        stored=params["stored"],
+        image_id=params["image_id"],
+    )
     module.exit_json(changed=False, ansible_facts={"fleetdeploy_report": report})
 
 

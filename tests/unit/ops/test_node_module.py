@@ -144,3 +144,32 @@ def test_an_unreadable_active_json_is_an_error_not_a_crash(layout):
     report = node.inspect("mnist", str(layout), runner=Answers({}))
     assert report["deployed"] is False
     assert "is not JSON" in report["errors"][0]
+
+
+def test_stored_reports_markers_kept_releases_and_the_image_even_where_nothing_serves(tmp_path, manifest):
+    service_dir = tmp_path / "mnist"
+    write(service_dir / "releases" / f"{manifest['release']}.json", json.dumps(manifest))
+    write(service_dir / "state" / f"code-{manifest['code_hash']}.done", manifest["code_hash"])
+    write(service_dir / "state" / "history.jsonl", "")
+    image = manifest["image_id"]
+    runner = Answers({("docker", "image"): (0, image + "\n", "")})
+    report = node.inspect("mnist", str(tmp_path), runner=runner, stored=True, image_id=image)
+    assert report["deployed"] is False  # no active.json: removed, but its parts are kept
+    assert report["stored"] == {
+        "markers": [f"code-{manifest['code_hash']}.done"],
+        "releases": {
+            manifest["release"]: {
+                "code_hash": manifest["code_hash"],
+                "image_id": image,
+                "env_hash": None,
+                "models": {"sklearn_mnist/1": {"model.pkl": "33" * 32}},
+            }
+        },
+        "image_present": True,
+    }
+    assert runner.asked == [["docker", "image", "inspect", "--format", "{{.Id}}", image]]
+    missing = Answers({("docker", "image"): (1, "", "Error: No such image")})
+    assert node.inspect("mnist", str(tmp_path), runner=missing, stored=True, image_id=image)["stored"][
+        "image_present"
+    ] is False
+    assert "stored" not in node.inspect("mnist", str(tmp_path), runner=missing)

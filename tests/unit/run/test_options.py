@@ -72,3 +72,58 @@ def test_the_inventory_is_given_once_positionally_or_with_dash_i(tmp_path):
 def test_a_bad_extra_var_is_a_usage_error_naming_it(tmp_path):
     done = _history(str(tmp_path / "a.yml"), "--service", "mnist", "-e", "oops")
     assert done.exit_code == 2 and "'oops' is not key=value" in done.output
+
+
+@pytest.mark.parametrize(("count", "ansible"), [(0, 0), (1, 0), (2, 1), (5, 4)])
+def test_the_first_v_shows_ansibles_output_and_each_further_one_is_ansibles(monkeypatch, count, ansible):
+    monkeypatch.setattr(options, "_verbosity", 0)
+    options.use_verbosity(count)
+    assert (options.verbosity(), options.ansible_verbosity()) == (count, ansible)
+
+
+def test_runs_start_ansible_playbook_at_the_command_lines_verbosity(monkeypatch, tmp_path):
+    import ansible_runner
+
+    from fleetdeploy.run import runner
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "site.yml").write_text("[]\n")
+    monkeypatch.setattr(ansible_runner, "run", fake_run)
+    monkeypatch.setattr(options, "_verbosity", 3)
+    with pytest.raises(Stop):
+        runner.run_playbook(tmp_path, "site.yml")
+    assert seen["verbosity"] == 2
+    with pytest.raises(Stop):
+        runner.run_playbook(tmp_path, "site.yml", verbosity=0)  # a caller's own choice wins
+    assert seen["verbosity"] is None
+
+
+@pytest.mark.parametrize(
+    ("command", "takes", "refuses"),
+    [
+        ("apply", ["-v", "-e", "--forks", "-K", "--vault-id"], []),
+        ("status", ["-v", "-e", "--forks", "-K", "--vault-id"], []),
+        ("rollback", ["-v", "-e", "--forks", "-K", "--vault-id"], []),
+        ("unlock", ["-v", "-e", "--forks", "-K", "--vault-id"], []),
+        # logs reads over ssh itself; render runs nothing: neither takes a flag it would ignore.
+        ("logs", ["-K", "--vault-id"], ["-v", "-e", "--forks"]),
+        ("render", ["--vault-id"], ["-v", "-e", "--forks", "-K"]),
+    ],
+)
+def test_each_command_takes_the_ansible_flags_it_uses_and_no_other(command, takes, refuses):
+    from fleetdeploy.cli import main
+
+    options_of = {
+        name for param in main.commands[command].params for name in (*param.opts, *param.secondary_opts)
+    }
+    assert set(takes) <= options_of, f"{command} lacks {set(takes) - options_of}"
+    assert not set(refuses) & options_of, f"{command} takes {set(refuses) & options_of}, which it would ignore"
