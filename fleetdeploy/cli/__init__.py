@@ -35,13 +35,14 @@ def _register():
     # command. Anywhere else an ImportError is a real fault and must show, not hide every other command.
     if importlib.util.find_spec("ansible_runner") is None:
         return
-    from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, rollout_cmd, sandbox_cmd
+    from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, preflight_cmd, rollout_cmd, sandbox_cmd
 
     for command in (
         sandbox_cmd.sandbox,
         init_cmd.init,
         apply_cmd.apply,
         apply_cmd.render,
+        preflight_cmd.check,
         env_cmd.env,
         ops_cmd.status,
         ops_cmd.logs,

@@ -136,6 +136,9 @@ _lock_wait_opt = click.option(
     help="Dry run: say per node what apply would send, start and switch to, and change nothing on the nodes.",
 )
 @click.option("--diff", is_flag=True, help="Show per node how the release it serves differs from the new one.")
+@click.option(
+    "--skip-preflight", is_flag=True, help="Do not run the preflight checks (`fleetdeploy check`) first."
+)
 def apply(
     inventory: Path,
     spec_path: Path,
@@ -144,8 +147,10 @@ def apply(
     retry_failed: bool,
     check: bool,
     diff: bool,
+    skip_preflight: bool,
 ):
     """Deploy the spec's scoring service to every node of INVENTORY, batch by batch, and check /score on each."""
+    from fleetdeploy.cli.preflight_cmd import preflight_before_apply
     from fleetdeploy.cli.progress import make_progress, print_rollout, print_summary
     from fleetdeploy.deploy import apply as workflow
     from fleetdeploy.run.options import verbosity
@@ -155,6 +160,8 @@ def apply(
     console = _console()
     if retry_failed:
         limit = _retry_limit(spec_path, limit, console)
+    if not skip_preflight:
+        preflight_before_apply(console, inventory, spec_path, limit, dry_run=check)
     if check:
         sys.exit(_dry_run(console, inventory, spec_path, limit, diff=diff, every_file=bool(verbose)))
     plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose))

@@ -146,6 +146,38 @@ def test_history_lists_the_applies_in_order(fleet, project):
         assert all(entry["node_time"] for entry in applies)  # the node's clock, beside the controller's
 
 
+def test_check_finds_every_node_ready_and_apply_refuses_a_node_short_of_disk_before_building(
+    fleet, project, docker_engine
+):
+    started = time.perf_counter()
+    done = ops("check", fleet, project)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 node(s): 3 ready" in done.stdout, done.stdout
+    for name in ("ssh", "sudo", "python", "os", "disk", "memory", "port", "docker", "cpu", "selinux", "clock"):
+        assert f" {name} " in done.stdout, f"no {name} check: {done.stdout}"
+    assert "6789: ours" in done.stdout  # the service's own front holds its port
+    # The CLI's start included, on a shared machine (docs/apply.md "Preflight" has the measured figures).
+    assert elapsed < 20, f"check took {elapsed:.1f}s"
+
+    # node1's data root moved (-e) onto an 8 MB filesystem: refused in preflight, before any build.
+    node = fleet.nodes[0]
+    node_exec(docker_engine, node, "mkdir -p /srv/small && mount -t tmpfs -o size=8m tmpfs /srv/small")
+    try:
+        started = time.perf_counter()
+        done = ops("apply", fleet, project, "--limit", node.host, "-e", "fleetdeploy_root=/srv/small")
+        elapsed = time.perf_counter() - started
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"{node.host}: failed: disk: 8.0 MiB free under /srv/small" in done.stdout, done.stdout
+        assert "apply stops before building anything" in done.stdout, done.stdout
+        assert "preparing release" not in done.stdout, done.stdout  # nothing built
+        assert node_exec(docker_engine, node, "ls -A /srv/small") == ""  # nothing sent
+        assert elapsed < 20, f"the refusal took {elapsed:.1f}s"
+    finally:
+        node_exec(docker_engine, node, "umount /srv/small")
+    assert version(node)["release"]  # still serving
+
+
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
     started = time.perf_counter()
     done = ops("status", fleet, project)
