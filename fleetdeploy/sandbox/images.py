@@ -54,11 +54,12 @@ class ImageResult:
 
 
 def images_dir() -> Path:
-    """The recipes folder (`images/` at the top of the fleetdeploy checkout)."""
-    folder = Path(os.environ.get("FLEETDEPLOY_IMAGES_DIR") or Path(__file__).resolve().parents[2] / "images")
+    """The recipes folder: package data `fleetdeploy/sandbox/recipes/` (in a checkout, a link to `images/`
+    at its top), so `sandbox` works from a pip install too; FLEETDEPLOY_IMAGES_DIR overrides it."""
+    folder = Path(os.environ.get("FLEETDEPLOY_IMAGES_DIR") or Path(__file__).resolve().parent / "recipes")
     if not (folder / "node" / "Dockerfile").is_file():
         raise EnvironmentProblem(
-            f"image recipes not found in {folder}; run from a fleetdeploy checkout or set FLEETDEPLOY_IMAGES_DIR"
+            f"image recipes not found in {folder}; reinstall fleetdeploy, or set FLEETDEPLOY_IMAGES_DIR"
         )
     return folder
 

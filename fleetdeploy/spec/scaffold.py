@@ -57,6 +57,7 @@ class Scaffold:
     environment: Found
     other_models: list[str] = field(default_factory=list)
     port: int = DEFAULT_PORT
+    base_image: str = "python:3.11-slim"
 
     @property
     def missing(self) -> list[str]:
@@ -64,7 +65,7 @@ class Scaffold:
         return [item.path for item in (self.entry_script, *self.models, self.environment) if not item.found]
 
 
-def detect(directory: Path, service: str | None = None) -> Scaffold:
+def detect(directory: Path, service: str | None = None, base_image: str | None = None) -> Scaffold:
     """What the folder already holds, with placeholders for what it does not."""
     models = _model_files(directory)
     return Scaffold(
@@ -73,7 +74,25 @@ def detect(directory: Path, service: str | None = None) -> Scaffold:
         models=[Found(models[0])] if models else [Found("model.pkl", "not found yet: put your model here")],
         environment=_environment(directory),
         other_models=models[1:],
+        base_image=base_image or default_base_image(),
     )
+
+
+def default_base_image() -> str:
+    """The sandbox's local stand-in for python:3.11-slim where this machine's Docker has it (the sandbox
+    was set up here: no registry is reachable); python:3.11-slim, from the user's registry, anywhere else."""
+    from fleetdeploy.sandbox.images import PYTHON_BASE_IMAGE
+
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        return "python:3.11-slim"
+    try:
+        docker.from_env(timeout=5).images.get(PYTHON_BASE_IMAGE)
+    except DockerException:  # no engine, or no such image: a real controller
+        return "python:3.11-slim"
+    return PYTHON_BASE_IMAGE
 
 
 def render(scaffold: Scaffold) -> str:
@@ -88,6 +107,8 @@ def render(scaffold: Scaffold) -> str:
         entry_script=scaffold.entry_script,
         environment=scaffold.environment,
         port=scaffold.port,
+        base_image=scaffold.base_image,
+        sandbox_base=scaffold.base_image.startswith("fleetdeploy/"),
     )
 
 

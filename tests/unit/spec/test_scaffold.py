@@ -119,3 +119,24 @@ def test_bad_service_option(tmp_path):
 )
 def test_service_name_from_folder(folder, name):
     assert service_name(folder) == name
+
+
+@pytest.mark.parametrize(
+    ("local", "written", "said"),
+    [
+        ("fleetdeploy/python:3.11-slim", "fleetdeploy/python:3.11-slim", "sandbox's local stand-in"),
+        ("python:3.11-slim", "python:3.11-slim", "your registry's copy"),
+    ],
+)
+def test_init_names_the_sandbox_base_image_only_where_the_sandbox_was_set_up(
+    tmp_path, monkeypatch, local, written, said
+):
+    from fleetdeploy.spec import scaffold
+
+    monkeypatch.setattr(scaffold, "default_base_image", lambda: local)
+    shutil.copy(PROJECT / "score.py", tmp_path)
+    shutil.copy(PROJECT / "requirements.txt", tmp_path)
+    assert run_init(tmp_path).exit_code == 0
+    text = (tmp_path / "fleetdeploy.yml").read_text()
+    assert said in text
+    assert yaml.safe_load(text)["environment"]["base_image"] == written
