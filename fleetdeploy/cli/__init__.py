@@ -35,7 +35,16 @@ def _register():
     # command. Anywhere else an ImportError is a real fault and must show, not hide every other command.
     if importlib.util.find_spec("ansible_runner") is None:
         return
-    from fleetdeploy.cli import apply_cmd, env_cmd, init_cmd, ops_cmd, preflight_cmd, rollout_cmd, sandbox_cmd
+    from fleetdeploy.cli import (
+        apply_cmd,
+        env_cmd,
+        init_cmd,
+        invoke_cmd,
+        ops_cmd,
+        preflight_cmd,
+        rollout_cmd,
+        sandbox_cmd,
+    )
 
     for command in (
         sandbox_cmd.sandbox,
@@ -46,6 +55,7 @@ def _register():
         env_cmd.env,
         ops_cmd.status,
         ops_cmd.logs,
+        invoke_cmd.invoke,
         ops_cmd.history,
         ops_cmd.remove,
         rollout_cmd.rollback,

@@ -1,5 +1,6 @@
 """Asking each node's scoring service how it is: live (GET /), ready (GET /ready), what it serves
-(GET /version) and, given a sample body, how long a real POST /score takes.
+(GET /version) and, given a sample body, how long a real POST /score takes; and `fleetdeploy invoke`'s
+one request to every node (`invoke_fleet`).
 
 Plain urllib in a thread pool: probes are a few small requests per node, and a fleet of nodes is
 probed in parallel, so a slow or dead node costs one timeout, not one per node.
@@ -11,6 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,28 +33,42 @@ class NodeProbe:
         return (self.version or {}).get("release")
 
 
-def _request(url: str, *, body: bytes | None = None, timeout: float) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body else "GET")
+@dataclass(frozen=True)
+class Invocation:
+    """One POST /score to one node, as `fleetdeploy invoke` reports it."""
+
+    url: str
+    status: int | None = None
+    latency_ms: float | None = None
+    request_id: str | None = None  # the server's x-request-id (ours, echoed): `logs --grep` finds it
+    answer: str | None = None
+    error: str | None = None  # refused, reset, timed out
+
+
+def _request(
+    url: str, *, body: bytes | None = None, timeout: float, headers: dict | None = None
+) -> tuple[int, bytes, dict]:
+    sent = {**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
+    request = urllib.request.Request(url, data=body, headers=sent, method="POST" if body else "GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read()
+            return answer.status, answer.read(), dict(answer.headers)
     except urllib.error.HTTPError as failed:
-        return failed.code, failed.read()
+        return failed.code, failed.read(), dict(failed.headers)
 
 
 def probe_node(base_url: str, sample_body: str | None = None, *, timeout: float = 10) -> NodeProbe:
     base = base_url.rstrip("/")
     try:
-        live_status, _ = _request(f"{base}/", timeout=timeout)
-        ready_status, _ = _request(f"{base}/ready", timeout=timeout)
-        version_status, version_body = _request(f"{base}/version", timeout=timeout)
+        live_status, _, _ = _request(f"{base}/", timeout=timeout)
+        ready_status, _, _ = _request(f"{base}/ready", timeout=timeout)
+        version_status, version_body, _ = _request(f"{base}/version", timeout=timeout)
         version = json.loads(version_body) if version_status == 200 else None
         probe = NodeProbe(base, live=live_status == 200, ready=ready_status == 200, version=version)
         if sample_body is None or not probe.ready:
             return probe
         started = time.perf_counter()
-        status, answer = _request(f"{base}/score", body=sample_body.encode(), timeout=timeout)
+        status, answer, _ = _request(f"{base}/score", body=sample_body.encode(), timeout=timeout)
         latency = (time.perf_counter() - started) * 1000
         return NodeProbe(
             base,
@@ -71,10 +87,39 @@ def probe_fleet(
     urls: dict[str, str], sample_body: str | None = None, *, timeout: float = 10, parallel: int = 32
 ) -> dict[str, NodeProbe]:
     """Probe every node at once; keys are the caller's node names."""
+    return _each_node(urls, lambda _name, url: probe_node(url, sample_body, timeout=timeout), parallel)
+
+
+def invoke_node(base_url: str, body: bytes, *, request_id: str, timeout: float = 60) -> Invocation:
+    url = f"{base_url.rstrip('/')}/score"
+    started = time.perf_counter()
+    try:
+        status, answer, headers = _request(url, body=body, timeout=timeout, headers={"x-request-id": request_id})
+    except OSError as exc:
+        return Invocation(url, error=f"{type(exc).__name__}: {exc}")
+    return Invocation(
+        url,
+        status=status,
+        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        request_id={key.lower(): value for key, value in headers.items()}.get("x-request-id"),
+        answer=answer.decode(errors="replace"),
+    )
+
+
+def invoke_fleet(
+    urls: dict[str, str], body: bytes, *, request_id: str, timeout: float = 60, parallel: int = 32
+) -> dict[str, Invocation]:
+    """The same request to every node at once, each with the request id `<request_id>-<node>`."""
+    def ask(name: str, url: str) -> Invocation:
+        return invoke_node(url, body, request_id=f"{request_id}-{name}", timeout=timeout)
+
+    return _each_node(urls, ask, parallel)
+
+
+def _each_node(urls: dict[str, str], ask: Callable[[str, str], object], parallel: int) -> dict:
+    """ask(name, url) for every node at once, in a thread pool: a dead node costs one timeout."""
     if not urls:
         return {}
     with ThreadPoolExecutor(max_workers=min(parallel, len(urls))) as pool:
-        futures = {
-            name: pool.submit(probe_node, url, sample_body, timeout=timeout) for name, url in urls.items()
-        }
+        futures = {name: pool.submit(ask, name, url) for name, url in urls.items()}
         return {name: future.result() for name, future in futures.items()}

@@ -250,21 +250,26 @@ def test_watch_refreshes_until_ctrl_c(fleet, project):
     assert [doc["summary"]["healthy"] for doc in documents] == [3, 3]
 
 
-def test_a_request_id_is_found_by_logs_grep(fleet, project):
+def test_invoke_answers_from_every_node_and_its_request_id_is_found_by_logs_grep(fleet, project):
+    # The spec's sample request to every node (as `az ml online-endpoint invoke`), for programs: --json.
+    done = ops("invoke", fleet, project, "--json", spec_flag="--file")
+    assert done.returncode == 0, done.stdout + done.stderr
+    answers = {entry["node"]: entry for entry in json.loads(done.stdout)["nodes"]}
+    assert set(answers) == {node.host for node in fleet.nodes}
+    assert all(entry["status"] == 200 and entry["answer"] == [2] for entry in answers.values()), answers
     node = fleet.nodes[1]
-    request = urllib.request.Request(
-        f"{node.scoring_url}/score",
-        data=(project / "sample_request.json").read_bytes(),
-        headers={"Content-Type": "application/json", "x-request-id": "abc123"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 200
+    request_id = answers[node.host]["request_id"]
+    assert request_id.startswith("invoke-") and request_id.endswith(f"-{node.host}"), request_id
     time.sleep(0.5)  # the server flushes its log lines every 0.1 s
-    done = ops("logs", fleet, project, "--grep", "abc123", spec_flag="--file")
+    done = ops("logs", fleet, project, "--grep", request_id, spec_flag="--file")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines and all(line.startswith(f"{node.host} | ") for line in lines), lines
-    assert json.loads(lines[-1].split(" | ", 1)[1])["request_id"] == "abc123"
+    assert json.loads(lines[-1].split(" | ", 1)[1])["request_id"] == request_id
+    # The seed's request file to one node, read as text.
+    one = ops("invoke", fleet, project, "--node", node.host, "-r", project / "sample_request.json", spec_flag="--file")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert one.stdout.startswith(f"{node.host}: 200 in ") and "[2]" in one.stdout, one.stdout
 
 
 def test_logs_for_an_unknown_node_lists_the_known_ones(fleet, project):
