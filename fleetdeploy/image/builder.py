@@ -57,6 +57,11 @@ class BuiltImage:
     notices: tuple[str, ...] = ()
 
 
+# Packages whose `tests` folders are their own test suites, never imported at run time: left out of
+# environment images. Others may keep importable code in a folder of that name, so they are not touched.
+PACKAGES_WITHOUT_TESTS = ("numpy", "scipy", "sklearn", "pandas", "matplotlib", "skimage", "statsmodels")
+
+
 def build_scoring_image(
     env: EnvironmentInput,
     *,
@@ -91,6 +96,7 @@ def build_scoring_image(
     env_image, env_hash, env_cached = _env_stage(stage, base, base_image, resolved)
     wheel = build_server_wheel(Path(cache_dir) if cache_dir else cache_home())
     image, tag, server_cached = _server_stage(stage, env_image, env_hash, wheel, service)
+    say(size_line(tag, base, env_image, image))
     return BuiltImage(
         tag=tag,
         image_id=image.id,
@@ -123,7 +129,11 @@ def _env_stage(stage: _Stage, base, base_image: str, resolved: ResolvedEnvironme
         return image, env_hash, True
     stage.say(f"building env image {tag} from {base_image}")
     dockerfile = render_template(
-        "env.Dockerfile.j2", base_image=base.id, env_hash=env_hash, ca_bundle=bool(stage.ca)
+        "env.Dockerfile.j2",
+        base_image=base.id,
+        env_hash=env_hash,
+        ca_bundle=bool(stage.ca),
+        without_tests=PACKAGES_WITHOUT_TESTS,
     )
     files = {"requirements.txt": resolved.requirements_text().encode()}
     return _build(stage, tag, dockerfile, files), env_hash, False
@@ -151,6 +161,15 @@ def _server_stage(stage: _Stage, env_image, env_hash: str, wheel: ServerWheel, s
     return _build(stage, tag, dockerfile, files), tag, False
 
 
+def size_line(tag: str, base, env_image, image) -> str:
+    """What takes the scoring image's space, layer group by layer group (MB as `docker images` counts)."""
+    total, env, below = (int(item.attrs.get("Size") or 0) for item in (image, env_image, base))
+    return (
+        f"scoring image {tag}: {total / 1e6:.0f} MB (base image {below / 1e6:.0f} MB, environment "
+        f"{(env - below) / 1e6:.0f} MB, scoring server {(total - env) / 1e6:.0f} MB)"
+    )
+
+
 def _env_tag(env_hash: str) -> str:
     return f"fleetdeploy-env:{env_hash}"
 
@@ -161,6 +180,7 @@ def environment_hash(base_image_id: str, resolved: ResolvedEnvironment) -> str:
             "base": base_image_id,
             "requirements": list(resolved.requirements),
             "template": template_text("env.Dockerfile.j2"),
+            "without_tests": list(PACKAGES_WITHOUT_TESTS),
         }
     )
 

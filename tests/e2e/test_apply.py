@@ -74,6 +74,15 @@ def test_first_apply_serves_the_seed_client_on_every_node(fleet, project, docker
     releases = {version(node)["release"] for node in fleet.nodes}
     assert len(releases) == 1
     assert releases.pop() in result.stdout
+    assert re.search(r"scoring image fleetdeploy-mnist:\w+: \d+ MB \(base image \d+ MB, environment", result.stdout)
+    # The environment image leaves the numeric packages' test suites out (never imported when serving).
+    tests_left = node_exec(
+        docker_engine, fleet.nodes[1],
+        "docker run --rm --entrypoint python3 $(docker ps --filter label=fleetdeploy.service=mnist -q | head -1 | "
+        "xargs docker inspect --format '{{.Image}}') -c 'import os, numpy, scipy, sklearn; "
+        "print(sum(os.path.isdir(os.path.join(os.path.dirname(m.__file__), \"tests\")) for m in (numpy, scipy, sklearn)))'",
+    )
+    assert tests_left == "0", tests_left
     for node in bare:
         assert node_exec(docker_engine, node, "systemctl is-active docker") == "active"
 

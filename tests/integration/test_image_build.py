@@ -86,6 +86,9 @@ def test_second_build_reuses_both_images(built, docker_client):
     assert any("fleetdeploy-env:" in line and "(cached)" in line for line in again)
     assert not any(line.startswith("Step ") for line in again), "nothing may be rebuilt"
     assert any("azureml-defaults" in line and "replaces" in line for line in lines)
+    # What takes the space, said on every build (the sizes as `docker images` counts them).
+    size = docker_client.images.get(first.image_id).attrs["Size"]
+    assert any(line.startswith(f"scoring image {first.tag}: {size / 1e6:.0f} MB (base image ") for line in again)
 
 
 def test_image_is_labelled_and_runs_the_server_unprivileged(built, docker_client):
