@@ -1,5 +1,6 @@
-"""Benchmark: `fleetdeploy status` on a healthy 10-node sandbox, against `ansible all -m ping` on the
-same fleet (the cheapest thing Ansible can do on every node, as the peer).
+"""Benchmark: `fleetdeploy status` (and `fleetdeploy check`, preflight) on a healthy 10-node sandbox,
+against `ansible all -m ping` on the same fleet (the cheapest thing Ansible can do on every node, as the
+peer).
 
 One sandbox of N nodes (Docker preinstalled, bookworm), the example deployed to all of them at once,
 then each command timed as a fresh process, `--repeat` times, median and spread printed:
@@ -7,6 +8,7 @@ then each command timed as a fresh process, `--repeat` times, median and spread 
     fleetdeploy status            HTTP probes only (the default for healthy nodes)
     fleetdeploy status --facts    plus every node's container state over Ansible (one module call)
     fleetdeploy status --drift    plus file hashes on every node and the spec hashed here
+    fleetdeploy check             preflight: one read-only module call per node (apply's first step)
     ansible all -m ping           the peer (ansible's defaults; the sandbox inventory's SSH settings)
 
 and the in-process time of the HTTP part alone (no Python start, no imports), which is what
@@ -113,6 +115,7 @@ def main() -> int:
             "fleetdeploy status": series(status, env, args.repeat),
             "fleetdeploy status --facts": series([*status, "--facts"], env, args.repeat),
             "fleetdeploy status --drift": series([*status, "--drift"], env, args.repeat),
+            "fleetdeploy check": series([*FLEETDEPLOY, "check", str(inventory), "-f", str(spec)], env, args.repeat),
             "ansible all -m ping": series(
                 [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "ansible.builtin.ping"],
                 env,
