@@ -36,13 +36,14 @@ options:
 author: fleetdeploy
 """
 
-import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import time
+
+from ansible.module_utils.fleet_layout import active_path, read_json
 
 # x86-64-v2, the level the wheels of numpy and friends are built for (cpuinfo flag names).
 X86_64_V2 = ("cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3")
@@ -113,11 +114,8 @@ def port_holders(root, port, service):
     if not os.path.isdir(root):
         return holders
     for name in sorted(os.listdir(root)):
-        path = os.path.join(root, name, "state", "active.json")
-        try:
-            with open(path) as fh:
-                active = json.load(fh)
-        except (IOError, OSError, ValueError):
+        active = read_json(active_path(os.path.join(root, name)))[0]  # None: absent or unreadable
+        if not isinstance(active, dict):
             continue
         recorded = recorded or name == service
         if str(active.get("port")) == str(port):
