@@ -44,9 +44,9 @@ class NodeCheck:
     differences: list[Difference] = field(default_factory=list)  # --diff: deployed release vs the new one
 
 
-def wanted_from_plan(plan_: Plan, desired: Desired) -> Wanted:
+def wanted_from_plan(plan_: Plan, manifest: dict, desired: Desired) -> Wanted:
+    """`manifest`: the plan's staged manifest, `desired` made from it."""
     prepared = plan_.prepared
-    manifest = prepared.staged.manifest()
     runs_from = prepared.runs_from
     image = getattr(runs_from, "image", None)
     archive = getattr(runs_from, "archive", None)
@@ -64,8 +64,9 @@ def wanted_from_plan(plan_: Plan, desired: Desired) -> Wanted:
 
 def check_fleet(plan_: Plan) -> dict[str, NodeCheck]:
     """Ask every node of the plan (read-only) and judge what apply would do there."""
-    desired = desired_from_manifest(plan_.prepared.staged.manifest(), plan_.prepared.settings)
-    wanted = wanted_from_plan(plan_, desired)
+    manifest = plan_.prepared.staged.manifest()
+    desired = desired_from_manifest(manifest, plan_.prepared.settings)
+    wanted = wanted_from_plan(plan_, manifest, desired)
     target = Target(service=plan_.spec.service, port=plan_.spec.port)
     hosts = [host.name for host in plan_.inventory]
     facts = inspect_nodes(
