@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.message import Message
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,15 @@ class Invocation:
 
 def _request(
     url: str, *, body: bytes | None = None, timeout: float, headers: dict | None = None
-) -> tuple[int, bytes, dict]:
+) -> tuple[int, bytes, Message]:
+    """(status, body, the answer's headers: looked up without regard to case)."""
     sent = {**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
     request = urllib.request.Request(url, data=body, headers=sent, method="POST" if body else "GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read(), dict(answer.headers)
+            return answer.status, answer.read(), answer.headers
     except urllib.error.HTTPError as failed:
-        return failed.code, failed.read(), dict(failed.headers)
+        return failed.code, failed.read(), failed.headers
 
 
 def probe_node(base_url: str, sample_body: str | None = None, *, timeout: float = 10) -> NodeProbe:
@@ -101,7 +103,7 @@ def invoke_node(base_url: str, body: bytes, *, request_id: str, timeout: float =
         url,
         status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 1),
-        request_id={key.lower(): value for key, value in headers.items()}.get("x-request-id"),
+        request_id=headers.get("x-request-id"),
         answer=answer.decode(errors="replace"),
     )
 
