@@ -160,11 +160,13 @@ def apply(
     console = _console()
     if retry_failed:
         limit = _retry_limit(spec_path, limit, console)
-    if not skip_preflight:
-        preflight_before_apply(console, inventory, spec_path, limit, dry_run=check)
+    # What preflight read (the spec, the inventory) the plan takes as it is: parsing them again costs seconds.
+    loaded = None if skip_preflight else preflight_before_apply(console, inventory, spec_path, limit, dry_run=check)
     if check:
-        sys.exit(_dry_run(console, inventory, spec_path, limit, diff=diff, every_file=bool(verbose)))
-    plan = workflow.plan(inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose))
+        sys.exit(_dry_run(console, inventory, spec_path, limit, diff=diff, every_file=bool(verbose), loaded=loaded))
+    plan = workflow.plan(
+        inventory, spec_path, limit=limit, say=_say(console), every_file=bool(verbose), loaded=loaded
+    )
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )
@@ -184,7 +186,9 @@ def apply(
     sys.exit(0 if outcome.succeeded else 1)
 
 
-def _dry_run(console, inventory: Path, spec_path: Path, limit: str | None, *, diff: bool, every_file: bool) -> int:
+def _dry_run(
+    console, inventory: Path, spec_path: Path, limit: str | None, *, diff: bool, every_file: bool, loaded=None
+) -> int:
     """apply --check: the release prepared as apply prepares it (in a scratch folder: no run is recorded),
     the nodes asked, nothing changed on them. 0 when every node could be asked, 1 otherwise."""
     import tempfile
@@ -193,7 +197,8 @@ def _dry_run(console, inventory: Path, spec_path: Path, limit: str | None, *, di
 
     with tempfile.TemporaryDirectory(prefix="fleetdeploy-check-") as scratch:
         plan = workflow.plan(
-            inventory, spec_path, limit=limit, say=_say(console), run_dir=Path(scratch), every_file=every_file
+            inventory, spec_path, limit=limit, say=_say(console), run_dir=Path(scratch), every_file=every_file,
+            loaded=loaded,
         )
         console.print(f"check: release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); nothing is changed")
         checks = _print_checks(console, plan, diff=diff, actions=True)

@@ -22,7 +22,7 @@ def check(inventory: Path, spec_path: Path, limit: str | None):
     from rich.table import Table
 
     console = _console()
-    results, seconds = preflight(inventory, spec_path, limit)
+    _loaded, results, seconds = preflight(inventory, spec_path, limit)
     table = Table(title=f"Preflight ({seconds:.1f} s)", title_justify="left")
     for column in ("node", "check", "result", "detail", "fix"):
         table.add_column(column, overflow="fold")
@@ -39,25 +39,27 @@ def check(inventory: Path, spec_path: Path, limit: str | None):
 
 
 def preflight(inventory: Path, spec_path: Path, limit: str | None):
-    """(results by host, seconds taken) for the hosts of `inventory` that `limit` selects."""
+    """((spec, inventory) as read, results by host, seconds taken) for the hosts of `inventory` that
+    `limit` selects."""
     from fleetdeploy.inventory import load_inventory
     from fleetdeploy.preflight import run_preflight
     from fleetdeploy.spec import load_spec
 
     spec = load_spec(spec_path)
-    hosts = [host.name for host in load_inventory(inventory, limit=limit)]
+    selected = load_inventory(inventory, limit=limit)
     started = time.perf_counter()
-    results = run_preflight(inventory, spec, hosts)
-    return results, time.perf_counter() - started
+    results = run_preflight(inventory, spec, [host.name for host in selected])
+    return (spec, selected), results, time.perf_counter() - started
 
 
-def preflight_before_apply(console, inventory: Path, spec_path: Path, limit: str | None, *, dry_run: bool) -> None:
+def preflight_before_apply(console, inventory: Path, spec_path: Path, limit: str | None, *, dry_run: bool):
     """apply's first step. Prints each failing check with its fix; exits 1 before anything is built when
-    more nodes fail than the spec's max_fail allows (a dry run goes on: it reports, it does not deploy)."""
-    from fleetdeploy.spec import load_spec
+    more nodes fail than the spec's max_fail allows (a dry run goes on: it reports, it does not deploy).
+    Returns the spec and the inventory it read, for the plan."""
     from fleetdeploy.spec.rollout import allowed_failures
 
-    results, seconds = preflight(inventory, spec_path, limit)
+    loaded, results, seconds = preflight(inventory, spec_path, limit)
+    spec = loaded[0]
     failing = {node.host: node.failed for node in results.values() if node.failed}
     console.print(f"preflight: {len(results) - len(failing)} of {len(results)} node(s) ready ({seconds:.1f} s)")
     for host, checks in failing.items():
@@ -65,8 +67,8 @@ def preflight_before_apply(console, inventory: Path, spec_path: Path, limit: str
             fix = f" (fix: {item.fix})" if item.fix else ""
             console.print(f"  {host}: failed: {item.name}: {item.detail}{fix}", markup=False, style="red")
     if not failing or dry_run:
-        return
-    allowed = allowed_failures(load_spec(spec_path).rollout.max_fail, len(results))
+        return loaded
+    allowed = allowed_failures(spec.rollout.max_fail, len(results))
     if len(failing) > allowed:
         console.print(
             f"apply stops before building anything: {len(failing)} node(s) failed preflight, max_fail allows "
@@ -75,3 +77,4 @@ def preflight_before_apply(console, inventory: Path, spec_path: Path, limit: str
         )
         sys.exit(1)
     console.print(f"going on: max_fail allows {allowed}; {', '.join(failing)} will count against it", markup=False)
+    return loaded

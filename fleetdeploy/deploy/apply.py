@@ -54,12 +54,13 @@ def plan(
     build_log: Say | None = None,
     run_dir: Path | None = None,
     every_file: bool = False,
+    loaded: tuple[Spec, Inventory] | None = None,
 ) -> Plan:
     """Everything short of touching a node. `run_dir` defaults to a new folder under the data home;
     `render -o DIR` passes DIR, so the project and the files it ships stay together. `say` gets what
-    the code ships (every file when `every_file`)."""
-    spec = load_spec(spec_path)
-    inventory = load_inventory(inventory_path, limit=limit)
+    the code ships (every file when `every_file`). `loaded`: the spec and the inventory (with `limit`)
+    already read from those paths by this process (apply's preflight), not read again."""
+    spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
     if run_dir is None:
         run_dir = new_run_folder("runs", spec.service)
     else:
