@@ -5,7 +5,6 @@ rest of fleetdeploy sees plain dataclasses. The only module that imports ansible
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from fleetdeploy.errors import ConfigError
 from fleetdeploy.vault import first_line, vault_secrets
 
 SCORING_URL_VAR = "fleetdeploy_scoring_url"
+SCORING_URLS_VAR = "fleetdeploy_scoring_urls"  # {port: URL}: one per service a node runs
 
 # Variables Ansible computes for every host (inventory_hostname, groups, playbook_dir...): they say
 # nothing about the host and would drown the ones users wrote.
@@ -30,7 +30,7 @@ _MAGIC_VARS = frozenset(
     }
 )  # fmt: skip
 # Variables fleetdeploy itself reads; templates in them ("{{ ... }}") are rendered at load time.
-_RENDERED_VARS = ("ansible_host", "ansible_port", "ansible_user", SCORING_URL_VAR)
+_RENDERED_VARS = ("ansible_host", "ansible_port", "ansible_user", SCORING_URL_VAR, SCORING_URLS_VAR)
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,13 @@ class Inventory:
 
 
 def scoring_url(host: Host, port: int) -> str:
-    """Where the controller reaches the host's scoring service: the host var `fleetdeploy_scoring_url`
-    (set by the sandbox, or by users behind NAT/proxies), else http://<ansible_host or name>:<port>."""
-    explicit = host.vars.get(SCORING_URL_VAR)
-    if explicit:
-        return str(explicit).rstrip("/")
-    address = host.address
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(address).version == 6:
-            address = f"[{address}]"
-    return f"http://{address}:{port}"
+    """Where the controller reaches the host's service on `port`: the host's `fleetdeploy_scoring_urls`
+    entry for the port, else `fleetdeploy_scoring_url` (`{port}` in it is the port), else
+    http://<ansible_host or name>:<port>. The very rule fleet_verify's checks follow (its filter plugin)."""
+    from fleetdeploy.render.sources import role_plugin
+
+    rule = role_plugin("fleet_verify", "filter_plugins", "fleet_verify")
+    return rule.scoring_url(host.vars.get(SCORING_URLS_VAR), host.vars.get(SCORING_URL_VAR), host.address, port)
 
 
 def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = None) -> Inventory:

@@ -37,8 +37,15 @@ def sandbox():
 @click.option(
     "--ssh-port", type=int, multiple=True, help="Fixed host SSH port per node (default: ephemeral)."
 )
+@click.option(
+    "--port",
+    "extra_ports",
+    type=int,
+    multiple=True,
+    help="Another node port to publish on 127.0.0.1, for a second service on each node (repeatable).",
+)
 @click.option("--timeout", default=180, show_default=True, help="Seconds to wait for each node to boot.")
-def up(name, nodes, distro, docker_modes, ssh_port, timeout):
+def up(name, nodes, distro, docker_modes, ssh_port, extra_ports, timeout):
     """Start a sandbox fleet and print the path of its Ansible inventory."""
     from fleetdeploy.sandbox import lifecycle
 
@@ -47,14 +54,14 @@ def up(name, nodes, distro, docker_modes, ssh_port, timeout):
         nodes,
         distro,
         docker_modes,
+        extra_ports=list(extra_ports),
         ssh_ports=list(ssh_port) or None,
         ready_timeout=timeout,
         progress=_progress,
     )
     for node in made.nodes:
         click.echo(
-            f"{node.host}: {node.container} debian {node.release}, docker {node.docker}, "
-            f"ssh 127.0.0.1:{node.ssh_port}, scoring {node.scoring_url}",
+            f"{node.host}: {node.container} debian {node.release}, docker {node.docker}, {_reached(node)}",
             err=True,
         )
     click.echo(made.inventory)
@@ -70,7 +77,7 @@ def power_cycle(name, hosts, timeout):
 
     box = lifecycle.power_cycle(name, hosts, ready_timeout=timeout, progress=_progress)
     for node in box.nodes:
-        click.echo(f"{node.host}: ssh 127.0.0.1:{node.ssh_port}, scoring {node.scoring_url}")
+        click.echo(f"{node.host}: {_reached(node)}")
     click.echo(box.inventory)
 
 
@@ -145,3 +152,8 @@ def images(distro, docker_modes, python_base):
     )
     for result in results:
         click.echo(f"{result.tag}: {'built' if result.built else 'up to date'}")
+
+
+def _reached(node) -> str:
+    scoring = ", ".join(f"{port} at {url}" for port, url in node.scoring_urls.items())
+    return f"ssh 127.0.0.1:{node.ssh_port}, scoring {scoring}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 from fleetdeploy.errors import EnvironmentProblem
 
@@ -46,3 +49,15 @@ def sources_digest(sources: AnsibleSources) -> str:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+@functools.cache
+def role_plugin(role: str, kind: str, name: str) -> ModuleType:
+    """One of the roles' own Python plugins (`kind`: filter_plugins, action_plugins), loaded as a module
+    where fleetdeploy must decide exactly as the role does (a plugin imports nothing from fleetdeploy: the
+    rendered project runs without it)."""
+    path = ansible_sources().roles / role / kind / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"fleetdeploy_role_{role}_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

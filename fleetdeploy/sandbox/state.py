@@ -42,6 +42,11 @@ class Node:
     def scoring_url(self) -> str:
         return f"http://127.0.0.1:{self.scoring_port}"
 
+    @property
+    def scoring_urls(self) -> dict[int, str]:
+        """Every published port but SSH may hold a service (6789, a second one on 6790...)."""
+        return {port: f"http://127.0.0.1:{published}" for port, published in self.ports.items() if port != SSH_PORT}
+
 
 @dataclass(frozen=True)
 class StatePaths:
@@ -99,11 +104,9 @@ def inventory(nodes: Iterable[Node], paths: StatePaths) -> dict:
             "ansible_ssh_common_args": f"-o UserKnownHostsFile={paths.known_hosts}",
             "fleetdeploy_scoring_url": node.scoring_url,
         }
-        extra = {
-            port: published for port, published in node.ports.items() if port not in (SSH_PORT, SCORING_PORT)
-        }
-        if extra:
-            host["fleetdeploy_sandbox_ports"] = extra
+        if len(node.scoring_urls) > 1:
+            # The controller reaches each service at its own port's (inventory.scoring_url, fleet_verify).
+            host["fleetdeploy_scoring_urls"] = node.scoring_urls
         releases.setdefault(node.release, {"hosts": {}})["hosts"][node.host] = host
     fleet = {"vars": {"ansible_python_interpreter": "/usr/bin/python3"}, "children": releases}
     return {"all": {"children": {"fleet": fleet}}}

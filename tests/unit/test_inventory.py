@@ -126,3 +126,17 @@ def test_scoring_url_template_is_rendered_with_host_vars():
 )
 def test_scoring_url_defaults_to_ansible_host_and_port(host, url):
     assert scoring_url(host, 7000) == url
+
+
+def test_each_service_port_has_its_own_url_when_the_host_maps_them():
+    """Two services on one node: `fleetdeploy_scoring_urls` names each port's URL (YAML gives int keys,
+    JSON string ones); a port it does not name falls back to fleetdeploy_scoring_url, then the default."""
+    mapped = {6789: "http://127.0.0.1:32770/", "6790": "http://127.0.0.1:32772"}
+    host = Host("node1", {"ansible_host": "10.0.0.3", "fleetdeploy_scoring_urls": mapped})
+    assert scoring_url(host, 6789) == "http://127.0.0.1:32770"
+    assert scoring_url(host, 6790) == "http://127.0.0.1:32772"
+    assert scoring_url(host, 7000) == "http://10.0.0.3:7000"
+    behind_proxy = Host("n", {"fleetdeploy_scoring_url": "https://lb.example/n1-{port}", **host.vars})
+    assert scoring_url(behind_proxy, 6790) == "http://127.0.0.1:32772"
+    assert scoring_url(behind_proxy, 7000) == "https://lb.example/n1-7000"
+

@@ -94,7 +94,8 @@ def failure(
         return (
             f"host {host}: GET {url}/ready did not answer 200 within {ready_timeout:g}s from the controller "
             f"(last: {seen['ready']}). The service runs on the node; check that the controller can reach this "
-            "address (fleetdeploy_scoring_url in the inventory) and that no firewall blocks the port."
+            "address (fleetdeploy_scoring_url or fleetdeploy_scoring_urls in the inventory) and that no "
+            "firewall blocks the port."
         )
     if service or release:
         mismatch = _mismatch(seen.get("version"), service, release)
@@ -134,7 +135,7 @@ def _mismatch(version: dict | str | None, service: str, release: str) -> str:
     expected = " ".join(f"{key} {value}" for key, value in wanted.items() if value)
     return (
         f"is answered by {answered}, not {expected}: another service may hold this port, or the URL "
-        "(fleetdeploy_scoring_url in the inventory) may point at another one"
+        "(fleetdeploy_scoring_url or fleetdeploy_scoring_urls in the inventory) may point at another one"
     )
 
 

@@ -123,8 +123,8 @@ def test_a_node_answering_for_another_service_or_release_fails_naming_what_answe
     assert _failure(seen, service="mnist", release="0b760a52fc56") == ""
     assert _failure(seen, service="fraud", release="8153ed0b6b5e") == (
         "host node1: http://127.0.0.1:1 is answered by service mnist release 0b760a52fc56, not service fraud "
-        "release 8153ed0b6b5e: another service may hold this port, or the URL (fleetdeploy_scoring_url in the "
-        "inventory) may point at another one"
+        "release 8153ed0b6b5e: another service may hold this port, or the URL (fleetdeploy_scoring_url or "
+        "fleetdeploy_scoring_urls in the inventory) may point at another one"
     )
     assert "is answered by service mnist release 0b760a52fc56, not release r9" in _failure(seen, release="r9")
     assert _failure({"ready": 200, "version": "GET /version answered 404: {}"}, release="r9") == (

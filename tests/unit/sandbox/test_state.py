@@ -55,9 +55,9 @@ def test_written_inventory_matches_the_design(monkeypatch, tmp_path):
         "ansible_ssh_private_key_file": str(paths.private_key),
         "ansible_ssh_common_args": f"-o UserKnownHostsFile={paths.known_hosts}",
         "fleetdeploy_scoring_url": "http://127.0.0.1:40004",
-        "fleetdeploy_sandbox_ports": {8080: 40005},
+        "fleetdeploy_scoring_urls": {6789: "http://127.0.0.1:40004", 8080: "http://127.0.0.1:40005"},
     }
-    assert "fleetdeploy_sandbox_ports" not in releases["bookworm"]["hosts"]["node1"]
+    assert "fleetdeploy_scoring_urls" not in releases["bookworm"]["hosts"]["node1"]
     assert paths.known_hosts.read_text() == "[127.0.0.1]:40001 ssh-ed25519 AAAA\n"
     assert stat.S_IMODE(paths.private_key.stat().st_mode) == 0o600
     assert paths.private_key.read_bytes().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
