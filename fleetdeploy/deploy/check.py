@@ -17,7 +17,7 @@ from fleetdeploy.ops.drift import Desired, Difference, spec_drift
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
 from fleetdeploy.ops.target import Target
 
-MB = 1024 * 1024
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def judge(host: str, facts: NodeFacts, wanted: Wanted, desired: Desired) -> Node
         if stored.get("image_present"):
             actions.append(f"image {wanted.image_tag}: on the node, not sent")
         elif wanted.image_bytes is not None:
-            actions.append(f"image {wanted.image_tag}: sent ({wanted.image_bytes / MB:.0f} MB) and loaded")
+            actions.append(f"image {wanted.image_tag}: sent ({wanted.image_bytes / MIB:.0f} MiB) and loaded")
         else:
             actions.append(f"image {wanted.image_tag}: pulled from the registry")
     if wanted.env_hash:

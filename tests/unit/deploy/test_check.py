@@ -34,7 +34,7 @@ def test_a_fresh_node_gets_everything_sent_and_its_first_release_started():
     node = judge("node1", facts(), WANTED, DESIRED)
     assert node.serving is None and node.differences == []
     assert node.actions == [
-        "image fleetdeploy-mnist:abc: sent (517 MB) and loaded",
+        "image fleetdeploy-mnist:abc: sent (517 MiB) and loaded",
         f"code {'c' * 12}: sent (3 file(s), only those that differ)",
         "model mnist/1: sent (1 file(s))",
         "release new123: started, checked, then served (first deploy)",
