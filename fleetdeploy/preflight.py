@@ -2,26 +2,21 @@
 
 `fleetdeploy check` prints it as a table; `apply` runs it first and stops before building anything when
 more nodes fail it than the spec's max_fail allows. One read-only run of playbooks/preflight.yml (role
-fleet_preflight, one module call per node) gathers facts; every verdict is made here, by `judge`, so the
-rules are one piece of Python that unit tests cover."""
+fleet_preflight, one module call per node) gathers facts; the verdicts are the rules of the role's filter
+plugin, which deploy.yml's first play applies too (a project run by ansible-playbook or AWX is checked
+the same way), loaded here by `judge`; this module adds the table's cases Ansible itself reports (SSH,
+sudo, Python missing)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fleetdeploy.spec.model import Spec
 
 PLAYBOOK = "preflight.yml"
-MIN_PYTHON = (3, 8)  # the oldest node Python ansible-core 2.19 runs modules with
-MAX_CLOCK_SKEW = 60.0  # seconds; TLS certificates, logs and the history read wrong beyond it
-DATA_MARGIN = 100 * 1024 * 1024  # code, release records, logs and the front's files under the data root
-# The families the roles are written for. Debian 12 and 13 are what the sandbox tests run.
-TESTED = {"debian": ("12", "13")}
-SUPPORTED_FAMILIES = ("debian", "ubuntu", "rhel", "fedora", "centos", "rocky", "almalinux")
-
-OK, WARN, FAIL = "ok", "warn", "fail"
+OK, WARN, FAIL = "ok", "warn", "fail"  # as the rules say them
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class Needs:
             runtime=spec.runtime,
             memory=spec.resources.memory,
             gpus=bool(spec.resources.gpus),
-            data_bytes=models * kept + DATA_MARGIN,
+            data_bytes=models * kept + _rules().DATA_MARGIN,
             kept_releases=kept,
         )
 
@@ -107,124 +102,12 @@ def judge_host(host, needs: Needs, window: tuple[float, float]) -> list[Check]:
 
 
 def judge(facts: dict, needs: Needs, window: tuple[float, float]) -> list[Check]:
-    """Pure: the verdicts on one node's facts (fleet_preflight's report)."""
-    return [
-        _python(facts["python"]),
-        _os(facts["os"]),
-        _disk(facts["disk"], needs),
-        _memory(facts["memory"], needs),
-        _port(facts["port"], needs),
-        *([_docker(facts["docker"])] if needs.runtime == "docker" else []),
-        _cpu(facts["cpu"]),
-        *([_gpu(facts["nvidia"])] if needs.gpus else []),
-        _selinux(facts["selinux"]),
-        _clock(facts["time"], window),
-    ]
+    """Pure: the verdicts on one node's facts (fleet_preflight's report), by the rules deploy.yml's own
+    preflight play applies (roles/fleet_preflight/filter_plugins)."""
+    return [Check(**check) for check in _rules().judge(facts, asdict(needs), window)]
 
 
-def _python(version: str) -> Check:
-    parts = tuple(int(part) for part in version.split(".")[:2])
-    if parts < MIN_PYTHON:
-        return Check("python", FAIL, f"python3 {version}", "install python3 3.8 or newer (Ansible runs its modules with it)")
-    return Check("python", OK, version)
+def _rules():
+    from fleetdeploy.render.sources import role_plugin
 
-
-def _os(os_release: dict) -> Check:
-    ident, like, version = os_release.get("id", ""), os_release.get("id_like", ""), os_release.get("version_id", "")
-    name = os_release.get("pretty_name") or f"{ident} {version}".strip() or "unknown"
-    if version.split(".")[0] in TESTED.get(ident, ()):
-        return Check("os", OK, name)
-    families = {ident, *like.split()}
-    if families & set(SUPPORTED_FAMILIES):
-        return Check("os", WARN, f"{name}: rendered for, not tested on the sandbox", "see docs/real-machines.md")
-    return Check("os", FAIL, f"{name}: not a system the roles are written for", "use a Debian, Ubuntu or RHEL-family node")
-
-
-def _disk(disk: dict, needs: Needs) -> Check:
-    free, path = disk["free"], disk["path"]
-    detail = f"{_size(free)} free under {path}"
-    if free < needs.data_bytes:
-        return Check(
-            "disk", FAIL, f"{detail}; the service needs {_size(needs.data_bytes)} there "
-            f"(models x {needs.kept_releases} kept releases, and {_size(DATA_MARGIN)} for code, records and logs)",
-            f"free space under {path}, or lower rollout.keep_releases",
-        )
-    if needs.runtime == "docker":
-        detail += f"; {_size(disk['docker_free'])} under {disk['docker_path']} for images"
-    return Check("disk", OK, detail)
-
-
-def _memory(memory: dict, needs: Needs) -> Check:
-    total = memory.get("total") or 0
-    detail = f"{_size(total)} total, {_size(memory.get('available') or 0)} available"
-    if needs.memory and total < needs.memory:
-        return Check(
-            "memory", FAIL, f"{detail}; the spec's memory limit is {_size(needs.memory)}",
-            "lower resources.memory for this node, or give it more memory",
-        )
-    return Check("memory", OK, detail)
-
-
-def _port(port: dict, needs: Needs) -> Check:
-    number, holders = port["number"], port["holders"]
-    others = [holder for holder in holders if holder != needs.service]
-    if others:
-        return Check(
-            "port", FAIL, f"port {number} is held by fleetdeploy service {', '.join(others)}",
-            f"give {needs.service} another port (spec `port`), or remove {others[0]}",
-        )
-    if port["listening"] and needs.service not in holders:
-        return Check(
-            "port", FAIL, f"port {number} is held by another program", f"free port {number}, or change the spec's port"
-        )
-    return Check("port", OK, f"{number}: {'ours' if port['listening'] else 'free'}")
-
-
-def _docker(docker: dict) -> Check:
-    if not docker["installed"]:
-        return Check("docker", OK, "not installed: apply installs it (apt)")
-    if not docker["running"]:
-        return Check("docker", WARN, f"installed, engine not answering: {docker.get('error') or ''}".strip(), "apply starts it")
-    return Check("docker", OK, f"engine {docker['version']}")
-
-
-def _cpu(cpu: dict) -> Check:
-    if cpu["missing_x86_64_v2"]:
-        return Check(
-            "cpu", WARN, f"{cpu['machine']} without {', '.join(cpu['missing_x86_64_v2'])} (below x86-64-v2)",
-            "recent numpy/scikit-learn wheels may not run here: pin older ones or build from source",
-        )
-    return Check("cpu", OK, f"{cpu['machine']}, {cpu['count']} core(s)")
-
-
-def _gpu(nvidia: dict) -> Check:
-    if not nvidia["driver"]:
-        return Check("gpu", FAIL, "the spec asks for GPUs; nvidia-smi finds none", "install the NVIDIA driver")
-    if not nvidia["toolkit"]:
-        return Check("gpu", FAIL, "no NVIDIA container toolkit", "install nvidia-container-toolkit")
-    return Check("gpu", OK, f"{len(nvidia['gpus'])} GPU(s)")
-
-
-def _selinux(selinux: dict) -> Check:
-    if selinux["mode"] == "enforcing" and not selinux["haproxy_connect_any"]:
-        return Check(
-            "selinux", FAIL, "enforcing; HAProxy may not reach the slot ports",
-            "setsebool -P haproxy_connect_any 1",
-        )
-    return Check("selinux", OK, selinux["mode"])
-
-
-def _clock(node_time: float, window: tuple[float, float]) -> Check:
-    start, end = window
-    skew = 0.0 if start - 1 <= node_time <= end + 1 else min(abs(node_time - start), abs(node_time - end))
-    if skew > MAX_CLOCK_SKEW:
-        return Check("clock", FAIL, f"{skew:.0f} s off the controller's", "enable NTP (systemd-timesyncd, chrony)")
-    return Check("clock", OK, f"within {max(skew, 1.0):.0f} s of the controller's")
-
-
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(count) < 1024 or unit == "TiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return str(count)
+    return role_plugin("fleet_preflight", "filter_plugins", "fleet_preflight")

@@ -155,5 +155,7 @@ def images(distro, docker_modes, python_base):
 
 
 def _reached(node) -> str:
-    scoring = ", ".join(f"{port} at {url}" for port, url in node.scoring_urls.items())
-    return f"ssh 127.0.0.1:{node.ssh_port}, scoring {scoring}"
+    from fleetdeploy.sandbox.plan import SCORING_PORT
+
+    more = "".join(f", port {port} at {url}" for port, url in node.scoring_urls.items() if port != SCORING_PORT)
+    return f"ssh 127.0.0.1:{node.ssh_port}, scoring {node.scoring_url}{more}"

@@ -130,6 +130,8 @@ def execute(
     holder = new_holder("apply", plan_.prepared.release)
     stop_file = plan_.run_dir / "stop"
     extravars = {
+        # apply's own preflight ran before anything was built (or --skip-preflight said not to).
+        "fleetdeploy_preflight": False,
         "fleet_lock_holder": holder,
         "fleet_lock_wait": int(lock_wait),
         "fleet_rollout_stop_file": str(stop_file),

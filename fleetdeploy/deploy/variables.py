@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import PurePath
 
 from fleetdeploy.deploy.release import PreparedRelease
+from fleetdeploy.preflight import Needs
 from fleetdeploy.spec.model import Spec
 
 
@@ -41,6 +43,10 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleetdeploy_runtime": spec.runtime,
         "fleetdeploy_release": prepared.release,
         **rollout_variables(spec),
+        # deploy.yml's preflight play (fleetdeploy apply runs its own first and skips it).
+        "fleet_preflight_service": spec.service,
+        "fleet_preflight_port": spec.port,
+        "fleet_preflight_needs": asdict(Needs.from_spec(spec)),
         "fleet_artifacts_service": spec.service,
         "fleet_artifacts_release": prepared.release,
         "fleet_artifacts_models": _shipped_models(prepared),

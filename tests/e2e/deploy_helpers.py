@@ -74,9 +74,9 @@ def wanted_release(inventory: Path, project: Path, scratch: Path) -> str:
     return rendered["fleetdeploy_release"]
 
 
-def version(node) -> dict:
-    """The node's GET /version, through its scoring port published on 127.0.0.1."""
-    with urllib.request.urlopen(f"{node.scoring_url}/version", timeout=10) as answer:
+def version(node, port: int = 6789) -> dict:
+    """The GET /version of the node's service on `port`, through the port published for it on 127.0.0.1."""
+    with urllib.request.urlopen(f"{node.scoring_urls[port]}/version", timeout=10) as answer:
         return json.load(answer)
 
 

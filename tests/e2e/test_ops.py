@@ -26,12 +26,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(2700)]
 
 SERVICE = "mnist"
 SERVICE_DIR = f"/opt/fleetdeploy/{SERVICE}"
+OTHER_PORT = 6790
 CLI = [sys.executable, "-m", "fleetdeploy"]
 
 
 @pytest.fixture(scope="module")
 def fleet(sandbox_fleet):
-    return sandbox_fleet("ops", nodes=3, distros=("bookworm",), docker=("preinstalled",))
+    # 6790: a second service beside mnist on one node.
+    return sandbox_fleet("ops", nodes=3, distros=("bookworm",), docker=("preinstalled",), extra_ports=(OTHER_PORT,))
 
 
 @pytest.fixture(scope="module")
@@ -404,7 +406,8 @@ def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fl
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert cut.returncode == 0, cut.stdout + cut.stderr
-    url = next(line for line in cut.stdout.splitlines() if line.startswith(f"{node.host}:")).split("scoring ")[1]
+    said = next(line for line in cut.stdout.splitlines() if line.startswith(f"{node.host}:"))
+    url = said.split("scoring ")[1].split(",")[0]
     answers = score_until_served(url, (project / "sample_request.json").read_bytes(), timeout=120)
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
     with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
@@ -437,6 +440,61 @@ def test_a_container_stopped_by_hand_marks_its_node_unhealthy(fleet, project, do
     assert nodes[stopped.host]["state"] == "unhealthy"
     assert nodes[stopped.host]["reasons"][0].startswith(f"container {container} is exited"), nodes
     assert {nodes[n.host]["state"] for n in fleet.nodes[1:]} == {"healthy"}
+
+
+def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_own(
+    fleet, project, docker_engine, tmp_path
+):
+    """Service `fraud` beside mnist on node3: refused on mnist's port by preflight before anything is built;
+    on 6790 deployed, invoked and rolled out while mnist keeps its release; a node URL that leads to mnist
+    fails fraud's check naming what answered; removed, it leaves mnist serving."""
+    node = fleet.nodes[2]
+    other = copy_example(tmp_path / "fraud", batch="100%")
+    spec = other / "fleetdeploy.yml"
+    spec.write_text(spec.read_text().replace("service: mnist", "service: fraud"))
+    mnist_release = version(node)["release"]
+
+    started = time.monotonic()
+    taken = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=600)
+    took = time.monotonic() - started
+    assert taken.returncode != 0, taken.stdout + taken.stderr
+    assert "port 6789 is held by fleetdeploy service mnist" in taken.stdout + taken.stderr, taken.stdout
+    assert "preparing release" not in taken.stdout + taken.stderr and took < 60, (took, taken.stdout)
+
+    spec.write_text(spec.read_text().replace("port: 6789", f"port: {OTHER_PORT}"))
+    first = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert version(node, OTHER_PORT)["service"] == "fraud" and version(node)["release"] == mnist_release
+    invoked = fleetdeploy("invoke", fleet.inventory, "-f", spec, "--limit", node.host, "--json")
+    assert invoked.returncode == 0, invoked.stdout + invoked.stderr
+    assert [answer["answer"] for answer in json.loads(invoked.stdout)["nodes"]] == [[2]], invoked.stdout
+
+    script = other / "score.py"
+    script.write_text(script.read_text() + "\n# fraud v2\n")
+    rolled = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=900)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    fraud_release = version(node, OTHER_PORT)["release"]
+    assert fraud_release == release_of(rolled) and version(node)["release"] == mnist_release
+
+    # The inventory points fraud's port at mnist's: the check must not believe whatever answers.
+    data = yaml.safe_load(fleet.inventory.read_text())
+    host_vars = data["all"]["children"]["fleet"]["children"]["bookworm"]["hosts"][node.host]
+    host_vars["fleetdeploy_scoring_urls"][OTHER_PORT] = node.scoring_url
+    misled = tmp_path / "misled.yml"
+    misled.write_text(yaml.safe_dump(data))
+    wrong = fleetdeploy("apply", misled, "-f", spec, "--limit", node.host, timeout=900)
+    assert wrong.returncode != 0, wrong.stdout + wrong.stderr
+    assert f"is answered by service mnist release {mnist_release}, not service fraud" in wrong.stdout + wrong.stderr
+    code, nodes = status_json(misled, other, "--limit", node.host)
+    assert code == 1 and "port serves service 'mnist', not 'fraud'" in nodes[node.host]["reasons"], nodes
+
+    removed = ops("remove", fleet, other, "--yes", "--limit", node.host)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    with pytest.raises(OSError):
+        version(node, OTHER_PORT)
+    assert version(node)["release"] == mnist_release
+    code, nodes = status_json(fleet, project, "--limit", node.host)
+    assert code == 0 and nodes[node.host]["state"] == "healthy", nodes
 
 
 def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):

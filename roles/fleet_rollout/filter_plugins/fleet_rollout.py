@@ -73,6 +73,7 @@ class FilterModule:
     def filters(self):
         return {
             "fleet_rollout_states": rollout_states,
+            "fleet_rollout_allowed_failures": allowed_failures,
             "fleet_rollout_stop_reason": rollout_stop_reason,
             "fleet_rollout_rollback_hosts": rollout_rollback_hosts,
         }

@@ -33,6 +33,7 @@ def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
     would), and the variables the playbook gives them itself (task `vars`, set_fact); others (fleet_front,
     ...) get theirs from those roles."""
     env = jinja2.Environment()
+    env.filters["bool"] = lambda value: str(value).lower() in ("true", "yes", "1", "on")  # as Ansible's
     roles, given = [], set()
 
     def walk(tasks, context, folder):
@@ -43,10 +44,7 @@ def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
             conditions = conditions if isinstance(conditions, list) else [conditions]
             if not all(env.compile_expression(str(c))(**context) for c in conditions):
                 continue
-            local = {
-                **context,
-                **{k: env.from_string(str(v)).render(context) for k, v in (task.get("vars") or {}).items()},
-            }
+            local = {**context, **{k: _rendered(env, v, context) for k, v in (task.get("vars") or {}).items()}}
             role = task.get("ansible.builtin.import_role") or task.get("ansible.builtin.include_role")
             if role:
                 roles.append(role["name"])
@@ -68,6 +66,15 @@ def deploy_roles(runtime: str = "docker") -> tuple[list[str], set[str]]:
     for play in yaml.safe_load((ROOT / "playbooks" / "deploy.yml").read_text()):
         walk(play.get("tasks", []), {"fleetdeploy_runtime": runtime}, None)
     return roles, given
+
+
+def _rendered(env: jinja2.Environment, value, context: dict):
+    """A task variable as plain Jinja renders it; one built with Ansible's own filters (a list of hosts
+    from hostvars) stays as written: no condition the walk evaluates reads it."""
+    try:
+        return env.from_string(str(value)).render(context)
+    except jinja2.TemplateError:
+        return value
 
 
 def role_options(roles: list[str] | None = None) -> dict[str, dict]:
