@@ -176,6 +176,8 @@ def test_a_rendered_project_moved_elsewhere_runs_with_ansible_playbook_and_ansib
         done = run_rendered(moved, runner=runner)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         recap_says_nothing_changed(done.stdout, fleet)
+        # Preflight is the project's own too (deploy.yml's first play): every node asked and judged.
+        assert "TASK [fleet_preflight : Judge what the node offers by preflight's rules]" in done.stdout
         # Found already there in the first look: the lock play and the ones after it had no hosts.
         assert "Take the deploy lock of" not in done.stdout, done.stdout[-3000:]
     for node in fleet.nodes:  # the refused run and the two that found nothing to change add no history line
