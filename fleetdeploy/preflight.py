@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fleetdeploy.inventory import Inventory
 from fleetdeploy.spec.model import Spec
 
 PLAYBOOK = "preflight.yml"
@@ -69,18 +70,28 @@ class NodePreflight:
         return [check for check in self.checks if check.status == FAIL]
 
 
-def run_preflight(inventory_path: Path, spec: Spec, hosts: list[str]) -> dict[str, NodePreflight]:
-    """Ask every host (one read-only Ansible run) and judge each."""
+def run_preflight(inventory_path: Path, spec: Spec, inventory: Inventory) -> dict[str, NodePreflight]:
+    """Ask every host of `inventory` (one read-only Ansible run) and judge each against its own effective
+    spec (spec/overrides.py: a host's `fleetdeploy_port`, `fleetdeploy_resources`...)."""
+    from fleetdeploy.deploy.variables import host_variables
     from fleetdeploy.ops.runs import run_on_nodes
+    from fleetdeploy.spec.overrides import host_specs
 
-    needs = Needs.from_spec(spec)
-    variables = {"fleet_preflight_service": spec.service, "fleet_preflight_port": spec.port}
+    hosts = host_specs(spec, inventory, ", ".join(inventory.sources))
+
+    def variables_of(mine: Spec) -> dict:
+        return {"fleet_preflight_service": mine.service, "fleet_preflight_port": mine.port}
+
+    fleet = Needs.from_spec(spec)
+    needs = {name: Needs.from_spec(host.spec) if host.overrides else fleet for name, host in hosts.items()}
+    variables = variables_of(spec)
     started = time.time()
     result = run_on_nodes(
-        inventory_path, PLAYBOOK, variables, service=spec.service, action="preflight", limit=",".join(hosts)
+        inventory_path, PLAYBOOK, variables, service=spec.service, action="preflight", limit=",".join(hosts),
+        host_variables=host_variables(variables, hosts, variables_of),
     )
     window = (started, time.time())
-    return {name: NodePreflight(name, judge_host(result.hosts.get(name), needs, window)) for name in hosts}
+    return {name: NodePreflight(name, judge_host(result.hosts.get(name), needs[name], window)) for name in hosts}
 
 
 def judge_host(host, needs: Needs, window: tuple[float, float]) -> list[Check]:

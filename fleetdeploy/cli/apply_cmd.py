@@ -170,6 +170,7 @@ def apply(
     console.print(
         f"release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); run folder {plan.run_dir}"
     )
+    _print_host_releases(console, plan)
     if diff:
         _print_checks(console, plan, diff=True, actions=False)
     with interruptible(console) as (stop, cancel), make_progress(console) as progress:
@@ -201,6 +202,7 @@ def _dry_run(
             loaded=loaded,
         )
         console.print(f"check: release {plan.prepared.release} -> {len(plan.inventory.hosts)} node(s); nothing is changed")
+        _print_host_releases(console, plan)
         checks = _print_checks(console, plan, diff=diff, actions=True)
     return 0 if all(node.reachable and not node.error for node in checks.values()) else 1
 
@@ -221,13 +223,25 @@ def _print_checks(console, plan, *, diff: bool, actions: bool) -> dict:
                 for action in node.actions:
                     console.print(f"  {action}", markup=False)
         if diff:
+            release = plan.release_of(node.host)
             if node.differences:
-                console.print(f"{node.host}: {node.serving} -> {plan.prepared.release}:", markup=False)
+                console.print(f"{node.host}: {node.serving} -> {release}:", markup=False)
                 for difference in node.differences:
                     console.print(f"  {difference}", markup=False)
-            elif node.serving and node.serving != plan.prepared.release:
+            elif node.serving and node.serving != release:
                 console.print(f"{node.host}: no difference in code, models or settings (environment only)", markup=False)
     return checks
+
+
+def _print_host_releases(console, plan) -> None:
+    """The hosts whose inventory overrides spec settings, each with its own release and what differs."""
+    from fleetdeploy.spec.overrides import differences
+
+    for name, host in plan.hosts.items():
+        changed = differences(plan.spec, host)
+        if changed:
+            settings = ", ".join(f"{key} {theirs} -> {mine}" for key, (theirs, mine) in changed.items())
+            console.print(f"  {name}: release {plan.release_of(name)} (inventory: {settings})", markup=False)
 
 
 def _retry_limit(spec_path: Path, limit: str | None, console) -> str:

@@ -31,6 +31,7 @@ def invoke(inventory, spec_path, service, port, limit, node, request_file, timeo
     from fleetdeploy.health.probe import invoke_fleet
     from fleetdeploy.inventory import load_inventory, scoring_url
     from fleetdeploy.ops.logs import pick_hosts
+    from fleetdeploy.spec.overrides import host_port
 
     target = _target(spec_path, service, port)
     if request_file is not None:
@@ -42,7 +43,10 @@ def invoke(inventory, spec_path, service, port, limit, node, request_file, timeo
     hosts = pick_hosts(load_inventory(inventory, limit=limit), node)
     request_id = f"invoke-{uuid.uuid4().hex[:12]}"
     answers = invoke_fleet(
-        {host.name: scoring_url(host, target.port) for host in hosts}, body, request_id=request_id, timeout=timeout
+        {host.name: scoring_url(host, host_port(host, target.port)) for host in hosts},
+        body,
+        request_id=request_id,
+        timeout=timeout,
     )
     ok = all(answer.status == 200 for answer in answers.values())
     if as_json:

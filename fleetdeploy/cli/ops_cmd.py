@@ -95,9 +95,10 @@ def status(inventory, spec_path, service, port, limit, as_json, drift, all_facts
     target = _target(spec_path, service, port)
     desired = None
     if drift and target.spec_path is not None:
+        from fleetdeploy.inventory import load_inventory
         from fleetdeploy.ops.desired import desired_from_spec
 
-        desired = desired_from_spec(target.spec_path, Path(inventory))
+        desired = desired_from_spec(target.spec_path, Path(inventory), load_inventory(inventory, limit=limit))
 
     def once():
         return fleet_status(inventory, target, limit=limit, all_facts=all_facts, drift=drift, desired=desired)
@@ -164,6 +165,9 @@ def _status_view(result, stamp: str | None = None):
             notes.append(Text(f"{node.node}: {reason}", style="red"))
         for item in node.drift or ():
             notes.append(Text(f"{node.node}: drift: {item}", style="yellow"))
+        if node.overrides:
+            settings = ", ".join(f"{name}={value}" for name, value in node.overrides.items())
+            notes.append(Text(f"{node.node}: inventory overrides the spec: {settings}", style="dim"))
     summary = result.summary()
     counts = ", ".join(
         f"{summary[key]} {key.replace('_', ' ')}"

@@ -48,7 +48,7 @@ def preflight(inventory: Path, spec_path: Path, limit: str | None):
     spec = load_spec(spec_path)
     selected = load_inventory(inventory, limit=limit)
     started = time.perf_counter()
-    results = run_preflight(inventory, spec, [host.name for host in selected])
+    results = run_preflight(inventory, spec, selected)
     return (spec, selected), results, time.perf_counter() - started
 
 

@@ -18,11 +18,13 @@ from fleetdeploy.deploy.lock import check_lock, local_lock, new_holder
 from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
+from fleetdeploy.deploy.variables import host_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.paths import new_run_folder, prune_run_folders
 from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
+from fleetdeploy.spec.overrides import HostSpec, host_port, host_specs
 
 if TYPE_CHECKING:
     from fleetdeploy.render import RenderedProject
@@ -43,6 +45,12 @@ class Plan:
     run_dir: Path
     prepared: PreparedRelease
     variables: dict
+    hosts: dict[str, HostSpec]  # each host's effective spec: the spec with its inventory overrides
+    host_variables: dict[str, dict]  # per host with overrides, the variables that differ for it
+
+    def release_of(self, host: str) -> str:
+        """The release `host` runs: the plan's, or its own when its overrides change its settings."""
+        return self.prepared.for_host(self.hosts[host].spec).release
 
 
 def plan(
@@ -61,6 +69,7 @@ def plan(
     the code ships (every file when `every_file`). `loaded`: the spec and the inventory (with `limit`)
     already read from those paths by this process (apply's preflight), not read again."""
     spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
+    hosts = host_specs(spec, inventory, ", ".join(inventory.sources))  # refused overrides: before building
     if run_dir is None:
         run_dir = new_run_folder("runs", spec.service)
     else:
@@ -80,7 +89,8 @@ def plan(
     for line in shipment_report(spec.entry_script.source_dir, prepared.staged.code_files, every_file=every_file):
         say(line)
     variables = role_variables(spec, prepared)
-    return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables)
+    per_host = host_variables(variables, hosts, lambda mine: role_variables(mine, prepared.for_host(mine)))
+    return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables, hosts, per_host)
 
 
 def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
@@ -91,6 +101,7 @@ def render(plan_: Plan, *, self_contained: bool = False) -> RenderedProject:
         plan_.run_dir,
         inventory_path=plan_.inventory_path,
         variables=plan_.variables,
+        host_variables=plan_.host_variables,
         playbook=PLAYBOOK,
         self_contained=self_contained,
         site_config=site_config_file(),
@@ -182,7 +193,9 @@ def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = No
     from fleetdeploy.health import probe_fleet
 
     urls = {
-        host.name: scoring_url(host, spec.port) for host in inventory if only is None or host.name in only
+        host.name: scoring_url(host, host_port(host, spec.port))
+        for host in inventory
+        if only is None or host.name in only
     }
     probes = probe_fleet(urls, timeout=spec.health.request_timeout)
     return {name: probe.release for name, probe in probes.items()}

@@ -9,7 +9,7 @@ the same files), an image already loaded is not sent, a node serving the release
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fleetdeploy.deploy.apply import Plan
 from fleetdeploy.ops.desired import desired_from_manifest
@@ -72,7 +72,13 @@ def check_fleet(plan_: Plan) -> dict[str, NodeCheck]:
     facts = inspect_nodes(
         plan_.inventory_path, plan_.inventory, target, hosts, stored=True, image_id=wanted.image_id or ""
     )
-    return {name: judge(name, facts[name], wanted, desired) for name in hosts}
+    return {name: judge(name, facts[name], *_for_host(plan_, name, wanted, manifest)) for name in hosts}
+
+
+def _for_host(plan_: Plan, host: str, wanted: Wanted, manifest: dict) -> tuple[Wanted, Desired]:
+    """What `host` wants: its own release and settings when its inventory overrides some."""
+    prepared = plan_.prepared.for_host(plan_.hosts[host].spec)
+    return replace(wanted, release=prepared.release), desired_from_manifest(manifest, prepared.settings)
 
 
 def judge(host: str, facts: NodeFacts, wanted: Wanted, desired: Desired) -> NodeCheck:

@@ -9,11 +9,11 @@ tell "already running this" from "needs a change" without sending anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetdeploy.artifacts import StagedArtifacts
+from fleetdeploy.artifacts import StagedArtifacts, release_id
 from fleetdeploy.render.gpus import gpu_device_requests
 from fleetdeploy.secret_values import secret_values, secrets_identity
 from fleetdeploy.spec.model import Spec
@@ -32,6 +32,15 @@ class PreparedRelease:
     settings: dict  # the container settings that are part of the release identity
     runs_from: ImageRelease | NativeRelease  # the runtime's own part: an image, or an environment
     secrets_file: Path | None = None  # the entry script's secrets (fleetdeploy/secret_values.py); None: none
+
+    def for_host(self, spec: Spec) -> PreparedRelease:
+        """This release as run by a host whose inventory overrides some settings (spec.overrides: `spec`
+        is its effective spec): the same image or environment, code and models, its own settings, and so
+        its own release id. Itself when the settings are the same."""
+        settings = container_settings(spec, self.settings.get("secrets"))
+        if settings == self.settings:
+            return self
+        return replace(self, release=release_id(self.runs_from.identity, self.staged, settings), settings=settings)
 
 
 def container_settings(spec: Spec, secrets: dict | None = None) -> dict:

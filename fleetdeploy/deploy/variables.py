@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import PurePath
 
 from fleetdeploy.deploy.release import PreparedRelease
 from fleetdeploy.preflight import Needs
 from fleetdeploy.spec.model import Spec
+from fleetdeploy.spec.overrides import HostSpec
 
 
 def desired_digest(variables: dict) -> str:
@@ -128,3 +130,16 @@ def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
         "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
         "fleet_verify_request_timeout": int(spec.health.request_timeout),
     }
+
+
+def host_variables(base: dict, hosts: Mapping[str, HostSpec], variables_of: Callable[[Spec], dict]) -> dict[str, dict]:
+    """Per host whose inventory overrides spec settings: the variables whose values differ from `base`
+    for it, by `variables_of` its effective spec (the project's vars/hosts/<host>.json)."""
+    found = {}
+    for name, host in hosts.items():
+        if host.overrides:
+            mine = variables_of(host.spec)
+            changed = {key: value for key, value in mine.items() if base.get(key) != value}
+            if changed:
+                found[name] = changed
+    return found

@@ -36,6 +36,11 @@ class NativeRelease:
     def env_hash(self) -> str:
         return self.environment.env_hash
 
+    @property
+    def identity(self) -> str:
+        """What the release id hashes in the place of an image."""
+        return f"{self.environment.runtime}:{self.env_hash}"
+
 
 def prepare_native(spec: Spec, work_dir: Path, *, say: Say = print) -> NativeRelease:
     wheel = build_server_wheel(cache_home())
@@ -97,4 +102,4 @@ def installer_checksum(spec: Spec) -> str | None:
 
 def native_release_id(native: NativeRelease, staged: StagedArtifacts, settings: dict) -> str:
     """The release identity, with the environment in the place of the image."""
-    return release_id(f"{native.environment.runtime}:{native.env_hash}", staged, settings)
+    return release_id(native.identity, staged, settings)

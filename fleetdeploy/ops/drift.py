@@ -12,7 +12,7 @@ Two references, both needing no image build:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from fleetdeploy.ops.target import NODE_ROOT
 
@@ -36,6 +36,12 @@ class Desired:
     code_files: dict[str, str]
     models: dict[str, dict[str, str]]  # "<name>/<version>" -> {relative path: sha256}
     settings: dict
+    host_settings: dict[str, dict] = field(default_factory=dict)  # hosts whose inventory overrides settings
+
+    def for_host(self, host: str) -> Desired:
+        """What `host` is judged against: its own settings when its inventory overrides some."""
+        mine = self.host_settings.get(host)
+        return self if mine is None else replace(self, settings=mine, host_settings={})
 
 
 # The container env that carries each release setting (fleet_service's vars/main.yml).

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetdeploy.deploy.lock import new_holder
-from fleetdeploy.deploy.variables import service_operation_variables
+from fleetdeploy.deploy.variables import host_variables, service_operation_variables
 from fleetdeploy.inventory import Inventory, load_inventory
 from fleetdeploy.ops.runs import run_on_nodes
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
+from fleetdeploy.spec.overrides import host_specs
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,17 @@ class Operation:
         return [host.name for host in self.inventory]
 
     def run(self, playbook: str, action: str, **kwargs):
+        base = service_operation_variables(self.spec)
+        # A host's own port (fleetdeploy_port) is where its check from the controller goes.
+        hosts = host_specs(self.spec, self.inventory, ", ".join(self.inventory.sources))
         return run_on_nodes(
             self.inventory_path,
             playbook,
-            service_operation_variables(self.spec),
+            base,
             service=self.spec.service,
             action=action,
             limit=",".join(self.hosts),
+            host_variables=host_variables(base, hosts, service_operation_variables),
             **kwargs,
         )
 

@@ -32,11 +32,13 @@ def run_on_nodes(
     lock: dict | None = None,
     lock_wait: float = 0,
     say=lambda line: None,
+    host_variables: dict[str, dict] | None = None,
 ):
     """Render the project with `playbook` into a fresh ops run folder and run it; RunResult back.
     `extravars`: this run's own values (a rollback's target...), never the operation's settings, which
     are the vars file's. With a `lock` holder (a playbook that takes the deploy lock on every node or on
-    none), this controller's file lock is held too, and a refused run raises LockHeld naming the holders."""
+    none), this controller's file lock is held too, and a refused run raises LockHeld naming the holders.
+    `host_variables`: per host, the values its inventory overrides change (render_project)."""
     from fleetdeploy.deploy.lock import check_lock, local_lock
     from fleetdeploy.render import render_project, site_config_file
     from fleetdeploy.run import run_playbook
@@ -50,7 +52,8 @@ def run_on_nodes(
         "fleet_history_controller": socket.gethostname(),
     }
     rendered = render_project(
-        run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook, site_config=site_config_file()
+        run_dir, inventory_path=inventory_path, variables=variables, playbook=playbook, site_config=site_config_file(),
+        host_variables=host_variables,
     )
 
     # On stderr: stdout is the command's own answer (status --json is read by programs).

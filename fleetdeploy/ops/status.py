@@ -12,7 +12,7 @@ say why: unreachable, never deployed, container stopped...) — or every node wi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from fleetdeploy.health.probe import NodeProbe, probe_fleet
@@ -20,6 +20,7 @@ from fleetdeploy.inventory import load_inventory, scoring_url
 from fleetdeploy.ops.drift import Desired, Difference, node_drift, spec_drift
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
 from fleetdeploy.ops.target import Target, node_root
+from fleetdeploy.spec.overrides import host_port, overrides_of
 
 HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED = "healthy", "unhealthy", "unreachable", "not deployed"
 STATES = (HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED)
@@ -44,6 +45,7 @@ class NodeStatus:
     instance_state: str | None = None
     restarts: int | None = None
     drift: tuple[Difference, ...] | None = None  # None: not checked
+    overrides: dict = field(default_factory=dict)  # the host's fleetdeploy_ settings (spec/overrides.py)
 
     @property
     def healthy(self) -> bool:
@@ -218,7 +220,7 @@ def fleet_status(
 ) -> FleetStatus:
     """Probe every node; ask the nodes that need it (or all, with all_facts/drift); judge each."""
     inventory = load_inventory(inventory_path, limit=limit)
-    urls = {host.name: scoring_url(host, target.port) for host in inventory}
+    urls = {host.name: scoring_url(host, host_port(host, target.port)) for host in inventory}
     probes = probe(urls, target.sample_body, timeout=target.request_timeout)
     needs_facts = [
         name
@@ -234,9 +236,9 @@ def fleet_status(
         if drift and name in facts and facts[name].reachable and facts[name].deployed:
             found = node_drift(facts[name].report, node_root(inventory.get(name)))
             if desired is not None:
-                found += spec_drift(facts[name].manifest, desired)
-            status = NodeStatus(**{**status.__dict__, "drift": tuple(found)})
-        nodes.append(status)
+                found += spec_drift(facts[name].manifest, desired.for_host(name))
+            status = replace(status, drift=tuple(found))
+        nodes.append(replace(status, overrides=overrides_of(inventory.get(name).vars)))
     return FleetStatus(target.service, tuple(nodes), tuple(needs_facts), drift)
 
 

@@ -25,6 +25,10 @@ from fleetdeploy.render.sources import ansible_sources
 from fleetdeploy.render.variables import plain_data, to_ansible_json, to_yaml
 
 VARS_FILE = "vars/fleetdeploy.json"  # JSON: Ansible parses it for every task (variables.to_ansible_json)
+# A host whose inventory overrides spec settings (spec/overrides.py) has vars/hosts/<host>.json too, loaded
+# after VARS_FILE; the others load this empty file in its place (vars_files' first found).
+HOSTS_DIR = "vars/hosts"
+NO_HOST_FILE = "vars/no-overrides.json"
 # Rebuilt on every render; artifacts/ (ansible-runner's results) is left alone.
 _RENDERED = ("project", "inventory", "env")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
@@ -59,11 +63,13 @@ def render_project(
     settings: dict | None = None,
     self_contained: bool = False,
     site_config: Path | None = None,
+    host_variables: dict[str, dict] | None = None,
 ) -> RenderedProject:
     """Write the Ansible project for one run into `run_dir` and say how to run it. `self_contained`
     (`fleetdeploy render`): the files the nodes get are copied in and every path is relative, so the
     folder runs the same from anywhere; apply's own runs point at the controller's files instead.
-    `site_config`: the site's ansible.cfg the project's starts from (ansible_config.site_config_file())."""
+    `site_config`: the site's ansible.cfg the project's starts from (ansible_config.site_config_file()).
+    `host_variables`: per host, the values that differ from `variables` for it (its inventory overrides)."""
     run_dir, inventory_path = Path(run_dir), Path(inventory_path)
     sources = ansible_sources()
     if playbook not in sources.playbook_names():
@@ -81,10 +87,12 @@ def render_project(
     rendered = RenderedProject(run_dir.resolve(), f"playbooks/{playbook}", config.notes)
     _copy_sources(sources, rendered.project_dir)
     _copy_inventory(inventory_path, rendered.inventory_dir)
+    host_variables = host_variables or {}
     if self_contained:
-        variables = bundle(variables, rendered.project_dir, origin=rendered.private_data_dir)
-    data = plain_data(variables)
-    _write_templates(rendered, data, self_contained)
+        both = bundle({"fleet": variables, "hosts": host_variables}, rendered.project_dir, origin=rendered.private_data_dir)
+        variables, host_variables = both["fleet"], both["hosts"]
+    _write_templates(rendered, plain_data(variables), self_contained)
+    _write_host_variables(rendered.project_dir, plain_data(host_variables))
     (rendered.project_dir / "ansible.cfg").write_text(config.text)
     _write_env(rendered, settings or {}, relocatable=self_contained)
     return rendered
@@ -126,6 +134,14 @@ def _write_templates(rendered: RenderedProject, data: dict, self_contained: bool
     (rendered.project_dir / "README.md").write_text(_templates().get_template("README.md.j2").render(context))
     rendered.vars_file.parent.mkdir(parents=True, exist_ok=True)
     rendered.vars_file.write_text(to_ansible_json(data))
+
+
+def _write_host_variables(project_dir: Path, host_variables: dict) -> None:
+    (project_dir / NO_HOST_FILE).write_text("{}\n")
+    hosts_dir = project_dir / HOSTS_DIR
+    hosts_dir.mkdir(parents=True, exist_ok=True)
+    for host, values in host_variables.items():
+        (hosts_dir / f"{host}.json").write_text(to_ansible_json(values))
 
 
 def _write_env(rendered: RenderedProject, settings: dict, *, relocatable: bool) -> None:

@@ -24,6 +24,11 @@ class ImageRelease:
     image: BuiltImage
     archive: SavedImage | None  # None when the nodes pull from the spec's registry
 
+    @property
+    def identity(self) -> str:
+        """What the release id hashes besides models, code and settings."""
+        return self.image.image_id
+
 
 class DockerRuntime:
     def prepare(
@@ -48,7 +53,7 @@ class DockerRuntime:
         staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
         settings, values = release_settings(spec)
         return PreparedRelease(
-            release_id(image.image_id, staged, settings),
+            release_id(image.image_id, staged, settings),  # ImageRelease.identity
             staged,
             settings,
             ImageRelease(image, archive),

@@ -61,6 +61,7 @@ def load_spec(path: str | Path = DEFAULT_SPEC_NAME) -> Spec:
     if duplicates:
         raise SpecError(duplicates)
     spec._source = path.resolve()
+    spec._data = document.data
     return spec
 
 

@@ -44,6 +44,7 @@ class Spec(Section):
     secrets: dict[str, SecretRef] = Field(default_factory=dict)  # credentials, never in plain text here
 
     _source: Path | None = PrivateAttr(default=None)
+    _data: dict | None = PrivateAttr(default=None)  # the file's mapping as read: per-host overrides start from it
 
     @field_validator("service", mode="before")
     @classmethod
@@ -152,6 +153,11 @@ class Spec(Section):
     def source(self) -> Path | None:
         """The spec file this was loaded from (None when built in code)."""
         return self._source
+
+    @property
+    def data(self) -> dict | None:
+        """The spec file's mapping as read (None when built in code)."""
+        return self._data
 
     def model_dir_relative(self) -> str:
         """AZUREML_MODEL_DIR below the models root: one model -> azureml-models/<name>/<version>,

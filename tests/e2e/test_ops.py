@@ -465,7 +465,7 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     first = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=900)
     assert first.returncode == 0, first.stdout + first.stderr
     assert version(node, OTHER_PORT)["service"] == "fraud" and version(node)["release"] == mnist_release
-    invoked = fleetdeploy("invoke", fleet.inventory, "-f", spec, "--limit", node.host, "--json")
+    invoked = fleetdeploy("invoke", fleet.inventory, "--file", spec, "--limit", node.host, "--json")
     assert invoked.returncode == 0, invoked.stdout + invoked.stderr
     assert [answer["answer"] for answer in json.loads(invoked.stdout)["nodes"]] == [[2]], invoked.stdout
 
@@ -495,6 +495,47 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     assert version(node)["release"] == mnist_release
     code, nodes = status_json(fleet, project, "--limit", node.host)
     assert code == 0 and nodes[node.host]["state"] == "healthy", nodes
+
+
+def test_a_group_override_gives_its_host_its_own_release_and_status_judges_it_by_its_own_settings(
+    fleet, project, docker_engine, tmp_path
+):
+    """group_vars/big.yml gives node3 (group `big`) fleetdeploy_workers: refused at 0 like the spec would be,
+    naming the inventory and the host, before anything is built; at 2, node3 gets a release of its own with
+    two workers while node2 keeps its release; `status --drift` judges node3 by its own settings (no drift,
+    the override shown) and the inventory without the group finds node3 drifted from the spec."""
+    node, other = fleet.nodes[2], fleet.nodes[1]
+    site = tmp_path / "site"
+    (site / "group_vars").mkdir(parents=True)
+    data = yaml.safe_load(fleet.inventory.read_text())
+    data["all"]["children"]["big"] = {"hosts": {node.host: None}}
+    inventory = site / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(data))
+    spec, limit = project / "fleetdeploy.yml", f"{other.host},{node.host}"
+
+    (site / "group_vars" / "big.yml").write_text("fleetdeploy_workers: 0\n")
+    refused = fleetdeploy("apply", inventory, "-f", spec, "--limit", limit, timeout=300)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, said
+    assert f"inventory.yml: host {node.host}: fleetdeploy_workers: should be greater than or equal to 1" in said, said
+    assert "preparing release" not in said, said
+
+    (site / "group_vars" / "big.yml").write_text("fleetdeploy_workers: 2\n")
+    before = {n.host: version(n)["release"] for n in (node, other)}
+    done = fleetdeploy("apply", inventory, "-f", spec, "--limit", limit, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    fleet_release = release_of(done)
+    own = version(node)["release"]
+    assert f"{node.host}: release {own} (inventory: server.workers 1 -> 2)" in done.stdout, done.stdout
+    assert own not in (fleet_release, before[node.host]) and version(other)["release"] == before[other.host]
+    env = node_exec(docker_engine, node, f"docker inspect --format '{{{{json .Config.Env}}}}' {serving_container(docker_engine, node)}")
+    assert "FLEETDEPLOY_WORKERS=2" in env, env
+
+    code, nodes = status_json(inventory, project, "--drift", "--limit", limit)
+    assert code == 0, nodes
+    assert nodes[node.host]["drift"] == [] and nodes[node.host]["overrides"] == {"fleetdeploy_workers": 2}, nodes
+    code, nodes = status_json(fleet, project, "--drift", "--limit", node.host)
+    assert code == 1 and [item["subject"] for item in nodes[node.host]["drift"]] == ["spec setting workers"], nodes
 
 
 def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):

@@ -32,6 +32,7 @@ def _project(tmp_path: Path, port: int, max_fail) -> Path:
     values = {"fleetdeploy_service": "mnist", "fleetdeploy_release": "r1", "fleet_preflight_service": "mnist",
               "fleet_preflight_port": port, "fleet_preflight_needs": needs, "fleet_rollout_max_fail": max_fail}  # fmt: skip
     (project / "vars" / "fleetdeploy.json").write_text(json.dumps(values))
+    (project / "vars" / "no-overrides.json").write_text("{}")
     (project / "inventory.ini").write_text(
         "".join(
             f"{node} ansible_connection=local ansible_become=false ansible_python_interpreter={sys.executable} "

@@ -163,6 +163,7 @@ def test_the_json_document_has_one_object_per_node_and_a_summary():
         "instance_state",
         "restarts",
         "drift",
+        "overrides",
     }
 
 

@@ -1,4 +1,5 @@
 import configparser
+import json
 import stat
 
 import pytest
@@ -42,8 +43,20 @@ def test_every_play_of_every_playbook_loads_the_vars_file(tmp_path, inventory):
     assert playbooks
     for playbook in playbooks:
         for play in yaml.safe_load(playbook.read_text()):
-            loaded = [(playbook.parent / path).resolve() for path in play.get("vars_files", [])]
-            assert loaded == [rendered.vars_file], f"{playbook.name}: play {play['name']!r}"
+            first, per_host = play.get("vars_files", [None, None])
+            assert (playbook.parent / first).resolve() == rendered.vars_file, f"{playbook.name}: {play['name']!r}"
+            # then the host's overrides, or an empty file: each host file a host may have, then the default
+            assert per_host == ["../vars/hosts/{{ inventory_hostname }}.json", "../vars/no-overrides.json"]
+    assert (rendered.project_dir / "vars" / "no-overrides.json").read_text() == "{}\n"
+
+
+def test_a_host_with_overrides_gets_the_values_that_differ_in_its_own_file(tmp_path, inventory):
+    mine = {"fleet_service_workers": 4, "fleetdeploy_release": "0123456789ab"}
+    rendered = render_project(
+        tmp_path / "run", inventory_path=inventory, variables=VARIABLES, host_variables={"gpu1": mine}
+    )
+    assert json.loads((rendered.project_dir / "vars" / "hosts" / "gpu1.json").read_text()) == mine
+    assert [path.name for path in (rendered.project_dir / "vars" / "hosts").iterdir()] == ["gpu1.json"]
 
 
 def test_ansible_cfg_keeps_host_key_checking_and_finds_inventory_and_roles(tmp_path, inventory):
