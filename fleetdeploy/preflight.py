@@ -77,7 +77,7 @@ def run_preflight(inventory_path: Path, spec: Spec, inventory: Inventory) -> dic
     from fleetdeploy.ops.runs import run_on_nodes
     from fleetdeploy.spec.overrides import host_specs
 
-    hosts = host_specs(spec, inventory, ", ".join(inventory.sources))
+    hosts = host_specs(spec, inventory)
 
     def variables_of(mine: Spec) -> dict:
         return {"fleet_preflight_service": mine.service, "fleet_preflight_port": mine.port}

@@ -69,7 +69,7 @@ def plan(
     the code ships (every file when `every_file`). `loaded`: the spec and the inventory (with `limit`)
     already read from those paths by this process (apply's preflight), not read again."""
     spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
-    hosts = host_specs(spec, inventory, ", ".join(inventory.sources))  # refused overrides: before building
+    hosts = host_specs(spec, inventory)  # refused overrides: before building
     if run_dir is None:
         run_dir = new_run_folder("runs", spec.service)
     else:

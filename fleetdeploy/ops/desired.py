@@ -5,20 +5,20 @@ the image: the code and model files are hashed as `apply` stages them, the conta
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
 from fleetdeploy.artifacts import stage_spec_artifacts
 from fleetdeploy.deploy.release import container_settings, release_settings
+from fleetdeploy.inventory import Inventory
 from fleetdeploy.ops.drift import Desired
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.overrides import host_specs
 
 
-def desired_from_spec(spec_path: Path, inventory: Path | None = None, hosts: Iterable = ()) -> Desired:
+def desired_from_spec(spec_path: Path, inventory: Path | None = None, hosts: Inventory | None = None) -> Desired:
     """`inventory`: the one the command was given, which `apply` leaves out of the code as well; `hosts`
-    (its Host entries): those whose inventory overrides spec settings are judged against their own."""
+    (it, loaded): those whose inventory overrides spec settings are judged against their own."""
     spec = load_spec(spec_path)
     with tempfile.TemporaryDirectory(prefix="fleetdeploy-drift-") as scratch:
         # Hardlinks where possible: staging costs the hashing, not a copy.
@@ -27,7 +27,7 @@ def desired_from_spec(spec_path: Path, inventory: Path | None = None, hosts: Ite
     desired = desired_from_manifest(manifest, settings)
     mine = {
         name: _as_json_types(container_settings(host.spec, settings.get("secrets")))
-        for name, host in host_specs(spec, hosts, str(inventory)).items()
+        for name, host in (host_specs(spec, hosts) if hosts is not None else {}).items()
         if host.overrides
     }
     return replace(desired, host_settings=mine)

@@ -30,7 +30,7 @@ class Operation:
     def run(self, playbook: str, action: str, **kwargs):
         base = service_operation_variables(self.spec)
         # A host's own port (fleetdeploy_port) is where its check from the controller goes.
-        hosts = host_specs(self.spec, self.inventory, ", ".join(self.inventory.sources))
+        hosts = host_specs(self.spec, self.inventory)
         return run_on_nodes(
             self.inventory_path,
             playbook,

@@ -52,11 +52,12 @@ class DockerRuntime:
             prune_saved_images(cache_home(), keep=3)
         staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
         settings, values = release_settings(spec)
+        runs_from = ImageRelease(image, archive)
         return PreparedRelease(
-            release_id(image.image_id, staged, settings),  # ImageRelease.identity
+            release_id(runs_from.identity, staged, settings),
             staged,
             settings,
-            ImageRelease(image, archive),
+            runs_from,
             secrets_file=write_secrets_file(values),
         )
 

@@ -12,12 +12,13 @@ settings differ gets a release id of its own (the same image, code and models).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from fleetdeploy.errors import ConfigError
+from fleetdeploy.inventory import Inventory
 from fleetdeploy.spec.issues import SpecIssue, format_path
 from fleetdeploy.spec.model import Spec
 from fleetdeploy.spec.yamlmarks import MarkedDocument
@@ -67,11 +68,12 @@ def host_port(host, default: int) -> int:
         return default
 
 
-def host_specs(spec: Spec, hosts: Iterable, source: str) -> dict[str, HostSpec]:
+def host_specs(spec: Spec, inventory: Inventory) -> dict[str, HostSpec]:
     """Every host's effective spec (the spec object itself for hosts without overrides). Raises
-    OverrideError listing every refused value, each naming `source` (the inventory) and the host."""
+    OverrideError listing every refused value, each naming the inventory's sources and the host."""
+    source = ", ".join(inventory.sources)
     found, issues = {}, []
-    for host in hosts:
+    for host in inventory:
         overrides = overrides_of(host.vars)
         if not overrides:
             found[host.name] = HostSpec(host.name, spec, {})
@@ -108,7 +110,7 @@ def _applied(spec: Spec, overrides: dict) -> Spec:
         where, merge = OVERRIDES[name]
         parent = data
         for key in where[:-1]:
-            parent = parent.setdefault(key, {}) if isinstance(parent.get(key), dict | None) else parent[key]
+            parent = parent.setdefault(key, {})  # the loaded spec holds a mapping there, or nothing
         key = where[-1]
         if merge and isinstance(value, Mapping) and isinstance(parent.get(key, {}), Mapping):
             parent[key] = {**(parent.get(key) or {}), **value}

@@ -1,6 +1,7 @@
 # Preflight's verdicts: can a node take the service, judged on what the module fleet_preflight reported.
-# Pure functions, the one place the rules live: deploy.yml's first play fails the nodes they fail (so a
-# project run by ansible-playbook or AWX checks as apply does), and fleetdeploy (fleetdeploy/preflight.py:
+# Pure functions, the one place the rules live: deploy.yml's first play says each node's failures and
+# stops the deploy past rollout.max_fail (so a project run by ansible-playbook or AWX checks as apply
+# does), and fleetdeploy (fleetdeploy/preflight.py:
 # `fleetdeploy check`, apply's first step) loads this very file. Unit-tested in tests/unit/test_preflight.py.
 from __future__ import annotations
 
