@@ -3,8 +3,11 @@ Under Ansible they import the node layout's reader as ansible.module_utils.fleet
 fleet_layout); here that name is given the same file first."""
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 LAYOUT = "ansible.module_utils.fleet_layout"
@@ -27,3 +30,16 @@ def node_layout():
 def role_module(role: str, name: str):
     node_layout()
     return _load(name, ROLES / role / "library" / f"{name}.py")
+
+
+def artifacts_shell(script: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """`script` run by `sh` after fleet_artifacts' node-side shell functions (its vars/main.yml), as the
+    role's commands run on a node."""
+    functions = yaml.safe_load((ROLES / "fleet_artifacts" / "vars" / "main.yml").read_text())
+    return subprocess.run(
+        ["sh", "-c", functions["__fleet_artifacts_functions"] + script, "sh", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )

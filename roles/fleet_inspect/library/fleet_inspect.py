@@ -51,9 +51,11 @@ options:
 author: fleetdeploy
 """
 
+import decimal
 import hashlib
 import json
 import os
+import stat
 import subprocess
 
 from ansible.module_utils.fleet_layout import (
@@ -239,11 +241,37 @@ def history_tail(path, lines):
     return records
 
 
+def marked(marker):
+    """Whether the folder a completion marker names is as it was marked: fleet_artifacts' `marked` (its
+    vars/main.yml). The marker holds the folder's path, then `<size> <ctime> <path>` per file, as GNU
+    find's `%s %C@ %p` prints them (ctime in seconds with a fraction: compared here in nanoseconds)."""
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+        if not lines or not os.path.isdir(lines[0]):
+            return False
+        wanted = {}
+        for line in lines[1:]:
+            size, ctime, path = line.split(" ", 2)
+            wanted[path] = (int(size), int(decimal.Decimal(ctime) * 10**9))
+    except (OSError, ValueError, decimal.InvalidOperation):
+        return False
+    found = {}
+    for parent, _dirs, files in os.walk(lines[0]):
+        for name in files:
+            path = os.path.join(parent, name)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode):
+                found[path] = (info.st_size, info.st_ctime_ns)
+    return found == wanted
+
+
 def stored_artifacts(service_dir, image_id="", runner=run):
     """What the node keeps that a deploy would not send again: the completion markers fleet_artifacts
     writes, the parts of every kept release (code, models, image), and whether image_id is loaded."""
     state = os.path.join(service_dir, "state")
-    markers = sorted(name for name in os.listdir(state) if name.endswith(".done")) if os.path.isdir(state) else []
+    names = sorted(name for name in os.listdir(state) if name.endswith(".done")) if os.path.isdir(state) else []
+    markers = [name for name in names if marked(os.path.join(state, name))]
     releases = {}
     for release, path in release_manifests(service_dir).items():
         manifest = read_json(path)[0] or {}

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.unit.ops.conftest import load_node_module
+from tests.unit.role_modules import artifacts_shell
 
 node = load_node_module()
 
@@ -149,8 +150,13 @@ def test_an_unreadable_active_json_is_an_error_not_a_crash(layout):
 def test_stored_reports_markers_kept_releases_and_the_image_even_where_nothing_serves(tmp_path, manifest):
     service_dir = tmp_path / "mnist"
     write(service_dir / "releases" / f"{manifest['release']}.json", json.dumps(manifest))
-    write(service_dir / "state" / f"code-{manifest['code_hash']}.done", manifest["code_hash"])
+    code_dir = service_dir / "code" / manifest["code_hash"]
+    write(code_dir / "score.py", "")
     write(service_dir / "state" / "history.jsonl", "")
+    marker = service_dir / "state" / f"code-{manifest['code_hash']}.done"
+    assert artifacts_shell('mark "$1" "$2"', str(marker), str(code_dir)).returncode == 0
+    # An unfinished copy, or one edited since it was marked, is not reported: apply sends it again.
+    write(service_dir / "state" / f"code-{'e' * 64}.done", str(code_dir) + "\n0 0 " + str(code_dir / "score.py"))
     image = manifest["image_id"]
     runner = Answers({("docker", "image"): (0, image + "\n", "")})
     report = node.inspect("mnist", str(tmp_path), runner=runner, stored=True, image_id=image)
