@@ -72,8 +72,19 @@ def test_a_marker_without_its_folder_or_from_before_listings_counts_for_nothing(
     assert not is_marked(gone)
 
 
-def test_prune_removes_the_files_stdin_does_not_name(folder):
+def files_in(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("listing", ["score.py\npkg/util.py\n", "./\n./score.py\n./pkg/\n./pkg/util.py\n"],
+                         ids=["names", "tar -C dir ."])
+def test_prune_removes_the_files_stdin_does_not_name(folder, listing):
     (folder / "pkg" / "added.py").write_text("")
-    done = shell('prune "$1"', str(folder), stdin="score.py\npkg/util.py\n")
+    done = shell('prune "$1"', str(folder), stdin=listing)
     assert done.returncode == 0, done.stderr
-    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == ["pkg/util.py", "score.py"]
+    assert files_in(folder) == ["pkg/util.py", "score.py"]
+
+
+def test_prune_given_no_names_removes_nothing(folder):
+    assert shell('prune "$1"', str(folder), stdin="").returncode == 0
+    assert files_in(folder) == ["pkg/util.py", "score.py"]
