@@ -145,7 +145,9 @@ def stage_spec_artifacts(spec, out_dir: Path, leave_out: Iterable[Path | None] =
         spec.entry_script.source_dir,
         spec.entry_script.path,
         out_dir,
-        exclude=(spec.source, *leave_out),
+        # The keys file (endpoint.auth: key) is never code, with auth on or off: a secret, and a new key
+        # must not change the release.
+        exclude=(spec.source, spec.keys_location, *leave_out),
     )
 
 

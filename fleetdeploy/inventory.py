@@ -81,14 +81,17 @@ class Inventory:
         raise KeyError(name)
 
 
-def scoring_url(host: Host, port: int) -> str:
+def scoring_url(host: Host, port: int, tls: bool = False) -> str:
     """Where the controller reaches the host's service on `port`: the host's `fleetdeploy_scoring_urls`
     entry for the port, else `fleetdeploy_scoring_url` (`{port}` in it is the port), else
-    http://<ansible_host or name>:<port>. The very rule fleet_verify's checks follow (its filter plugin)."""
+    http://<ansible_host or name>:<port>; https:// with `tls`. The very rule fleet_verify's checks follow
+    (its filter plugin)."""
     from fleetdeploy.render.sources import role_plugin
 
     rule = role_plugin("fleet_verify", "filter_plugins", "fleet_verify")
-    return rule.scoring_url(host.vars.get(SCORING_URLS_VAR), host.vars.get(SCORING_URL_VAR), host.address, port)
+    return rule.scoring_url(
+        host.vars.get(SCORING_URLS_VAR), host.vars.get(SCORING_URL_VAR), host.address, port, tls
+    )
 
 
 def load_inventory(path: str | Path | Sequence[str | Path], limit: str | None = None) -> Inventory:

@@ -23,6 +23,7 @@ from fleetdeploy.paths import data_home
 from fleetdeploy.private_files import private_file
 from fleetdeploy.spec.model import Spec
 from fleetdeploy.spec.secrets import SecretRef
+from fleetdeploy.vault import decrypted, is_vaulted
 
 KEY_FILE_ENV = "FLEETDEPLOY_FLEET_KEY_FILE"
 _SYSTEMD_ESCAPE = re.compile(r'[\\"$`]')
@@ -89,31 +90,9 @@ def _value(name: str, ref: SecretRef) -> str:
             data = ref.file.read_bytes()
         except OSError as exc:
             raise ConfigError(f"{where}: cannot read {ref.file}: {exc.strerror}") from None
-        text = _decrypted(data, where, f"file {ref.file}") if _is_vaulted(data) else data
+        text = decrypted(data, where, f"file {ref.file}") if is_vaulted(data) else data
         return _text(text, where).removesuffix("\n")
-    return _text(_decrypted(ref.vault.encode(), where, "its !vault value"), where)
-
-
-def _is_vaulted(data: bytes) -> bool:
-    from ansible.parsing.vault import is_encrypted
-
-    return is_encrypted(data.lstrip())
-
-
-def _decrypted(data: bytes, where: str, what: str) -> bytes:
-    from ansible.errors import AnsibleError
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.parsing.vault import VaultLib
-
-    from fleetdeploy.vault import HOW_TO_PASS, first_line, vault_secrets
-
-    secrets = vault_secrets(DataLoader())
-    if not secrets:
-        raise ConfigError(f"{where}: {what} is vault-encrypted and no vault password was given; {HOW_TO_PASS}")
-    try:
-        return VaultLib(secrets).decrypt(data)
-    except AnsibleError as exc:
-        raise ConfigError(f"{where}: the vault password given does not decrypt {what} ({first_line(exc)})") from None
+    return _text(decrypted(ref.vault.encode(), where, "its !vault value"), where)
 
 
 def _text(data: bytes, where: str) -> str:

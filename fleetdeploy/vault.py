@@ -85,6 +85,40 @@ def _load(loader, identities: list[str], password_file: str) -> list:
         raise ConfigError(f"vault password: {first_line(exc)}") from None
 
 
+def is_vaulted(data: bytes) -> bool:
+    from ansible.parsing.vault import is_encrypted
+
+    return is_encrypted(data.lstrip())
+
+
+def decrypted(data: bytes, where: str, what: str) -> bytes:
+    """`data` (vault-encrypted) decrypted with the passwords the command was given; ConfigError naming
+    `where` and `what` when none was given or none decrypts it."""
+    from ansible.errors import AnsibleError
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib
+
+    secrets = vault_secrets(DataLoader())
+    if not secrets:
+        raise ConfigError(f"{where}: {what} is vault-encrypted and no vault password was given; {HOW_TO_PASS}")
+    try:
+        return VaultLib(secrets).decrypt(data)
+    except AnsibleError as exc:
+        raise ConfigError(f"{where}: the vault password given does not decrypt {what} ({first_line(exc)})") from None
+
+
+def encrypted(text: str, where: str) -> bytes:
+    """`text` vault-encrypted with the first password the command was given (as ansible-vault encrypt)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib
+
+    secrets = vault_secrets(DataLoader())
+    if not secrets:
+        raise ConfigError(f"{where} is vault-encrypted: writing it again needs its vault password; {HOW_TO_PASS}")
+    vault_id, secret = secrets[0]
+    return VaultLib(secrets).encrypt(text, secret, vault_id=None if vault_id == "default" else vault_id)
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an Ansible error's own message (its str() appends the offending source)."""
     return str(getattr(exc, "message", None) or exc).strip().splitlines()[0]

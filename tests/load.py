@@ -227,6 +227,7 @@ class LoadRun:
         connections_per_node: int = 2,
         timeout: float = 10.0,
         expect_body: bytes | None = None,
+        headers: dict[str, str] | None = None,  # sent with every request (e.g. Authorization)
     ):
         if not targets:
             raise ValueError("no targets: give at least one node URL")
@@ -235,6 +236,7 @@ class LoadRun:
         if connections_per_node < 1:
             raise ValueError("connections_per_node must be at least 1")
         self._body = body
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._timeout = timeout
         self._expect = expect_body.strip() if expect_body is not None else None
         self._max_requests = max_requests
@@ -345,9 +347,7 @@ class LoadRun:
         """Send one request on the connection; (record, whether the connection may be reused)."""
         status = None
         try:
-            connection.request(
-                "POST", target.path, body=self._body, headers={"Content-Type": "application/json"}
-            )
+            connection.request("POST", target.path, body=self._body, headers=self._headers)
             answer = connection.getresponse()
             status = answer.status
             payload = answer.read()

@@ -96,13 +96,17 @@ def main():
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "latest.txt").write_text(report + "\n")
     finally:
-        for process in servers:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(servers)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def ensure_azml_venv() -> Path:
@@ -179,11 +183,12 @@ def inprocess_rate(model_dir: Path, body: str, seconds: float) -> dict:
     return {"rps": rate, "cpu_us": cpu_us}
 
 
-def wrk(server: subprocess.Popen, port: int, concurrency: int, duration: int, lua: Path) -> dict:
+def wrk(server: subprocess.Popen, port: int, concurrency: int, duration: int, lua: Path, url: str = "") -> dict:
+    """One wrk run against the server on `port` (or `url`, e.g. an https front before it)."""
     cpu_before = tree_cpu_seconds(server.pid)
     out = subprocess.run(
         ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency",
-         "--timeout", "10s", "-s", str(lua), f"http://127.0.0.1:{port}/score"],
+         "--timeout", "10s", "-s", str(lua), url or f"http://127.0.0.1:{port}/score"],
         capture_output=True, text=True, check=True, timeout=duration + 30,
     ).stdout
     cpu = tree_cpu_seconds(server.pid) - cpu_before

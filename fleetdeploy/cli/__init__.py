@@ -37,6 +37,7 @@ def _register():
         return
     from fleetdeploy.cli import (
         apply_cmd,
+        endpoint_cmd,
         env_cmd,
         init_cmd,
         invoke_cmd,
@@ -56,6 +57,8 @@ def _register():
         ops_cmd.status,
         ops_cmd.logs,
         invoke_cmd.invoke,
+        endpoint_cmd.keys,
+        endpoint_cmd.ca,
         ops_cmd.history,
         ops_cmd.remove,
         rollout_cmd.rollback,

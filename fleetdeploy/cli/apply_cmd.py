@@ -35,6 +35,22 @@ _BECOME = "fleetdeploy.become.use_become_password"
 _OPTIONS = "fleetdeploy.run.options"
 
 
+def vault_options(command):
+    """The vault flags, as ansible-playbook has them: for the inventory's vaulted values, or a vaulted file
+    the command reads (a keys file)."""
+    for option in (
+        _environment_option(
+            _VAULT, "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
+        ),
+        _environment_option(
+            _VAULT, "--vault-id", "vault_ids", multiple=True, help="Vault identity, [LABEL@]FILE (repeatable)."
+        ),
+        _environment_option(_VAULT, "--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
+    ):
+        command = option(command)
+    return command
+
+
 def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = True):
     """The INVENTORY argument (or -i INVENTORY, as Ansible users type it) with the vault flags (the
     inventory may hold vaulted values); the become flags where the command works as root on the nodes;
@@ -63,18 +79,9 @@ def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = T
             _BECOME, "-K", "--ask-become-pass", "ask", is_flag=True, help="Ask for the become (sudo) password."
         ),
     )
-    for option in (
-        *(running if runs_ansible else ()),
-        *(becoming if becomes else ()),
-        _environment_option(
-            _VAULT, "--vault-password-file", "password_files", multiple=True, help="File with the vault password."
-        ),
-        _environment_option(
-            _VAULT, "--vault-id", "vault_ids", multiple=True, help="Vault identity, [LABEL@]FILE (repeatable)."
-        ),
-        _environment_option(_VAULT, "--ask-vault-pass", "ask", is_flag=True, help="Ask for the vault password."),
-    ):
+    for option in (*(running if runs_ansible else ()), *(becoming if becomes else ())):
         command = option(command)
+    command = vault_options(command)
 
     @functools.wraps(command)
     def with_one_inventory(*args, inventory: Path | None, inventory_option: Path | None, **kwargs):

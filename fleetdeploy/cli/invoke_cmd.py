@@ -43,10 +43,12 @@ def invoke(inventory, spec_path, service, port, limit, node, request_file, timeo
     hosts = pick_hosts(load_inventory(inventory, limit=limit), node)
     request_id = f"invoke-{uuid.uuid4().hex[:12]}"
     answers = invoke_fleet(
-        {host.name: scoring_url(host, host_port(host, target.port)) for host in hosts},
+        {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in hosts},
         body,
         request_id=request_id,
         timeout=timeout,
+        key=target.key(),
+        context=target.context(),
     )
     ok = all(answer.status == 200 for answer in answers.values())
     if as_json:

@@ -148,7 +148,7 @@ def _status_view(result, stamp: str | None = None):
 
     title = f"Status of {result.service}" + (f" at {stamp}" if stamp else "")
     table = Table(title=title, title_justify="left")
-    for column in ("node", "state", "release", "live/ready", "/score", "container", "restarts"):
+    for column in ("node", "state", "release", "live/ready", "/score", "tls", "auth", "container", "restarts"):
         table.add_column(column, no_wrap=column != "container", overflow="fold")
     notes = []
     for node in result.nodes:
@@ -158,6 +158,8 @@ def _status_view(result, stamp: str | None = None):
             node.release or "-",
             _live_ready(node),
             _score(node),
+            "-" if node.tls_days_left is None else f"{node.tls_days_left}d",
+            {True: "key", False: "none", None: "-"}[node.auth],
             _instance(node),
             "-" if node.restarts is None else str(node.restarts),
         )

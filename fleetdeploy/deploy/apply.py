@@ -18,8 +18,10 @@ from fleetdeploy.deploy.lock import check_lock, local_lock, new_holder
 from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
-from fleetdeploy.deploy.variables import host_variables
+from fleetdeploy.deploy.tls import tls_host_variables, with_tls
+from fleetdeploy.deploy.variables import desired_digest, host_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
+from fleetdeploy.keys import ensure_keys
 from fleetdeploy.paths import new_run_folder, prune_run_folders
 from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
@@ -70,6 +72,12 @@ def plan(
     already read from those paths by this process (apply's preflight), not read again."""
     spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
     hosts = host_specs(spec, inventory)  # refused overrides: before building
+    if spec.keys_path is not None:
+        _, made = ensure_keys(spec.keys_path)
+        if made:
+            say(f"keys: made the service's primary and secondary keys in {spec.keys_path} (mode 0600; "
+                "`fleetdeploy keys show` prints them; keep the file out of version control, or vault-encrypt it)")
+    tls = tls_host_variables(spec, inventory, Path(inventory_path), say)  # a node without its files: before building
     if run_dir is None:
         run_dir = new_run_folder("runs", spec.service)
     else:
@@ -90,6 +98,7 @@ def plan(
         say(line)
     variables = role_variables(spec, prepared)
     per_host = host_variables(variables, hosts, lambda mine: role_variables(mine, prepared.for_host(mine)))
+    per_host = with_tls(per_host, tls, variables, desired_digest)
     return Plan(spec, inventory, Path(inventory_path), limit, run_dir, prepared, variables, hosts, per_host)
 
 
@@ -191,13 +200,15 @@ def _stop_file(stop: threading.Event, path: Path) -> Iterator[None]:
 def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = None) -> dict[str, str | None]:
     """The release each node (of `only`, if given) serves now, asked over its /version."""
     from fleetdeploy.health import probe_fleet
+    from fleetdeploy.ops.target import target_of
 
+    target = target_of(spec)
     urls = {
-        host.name: scoring_url(host, host_port(host, spec.port))
+        host.name: scoring_url(host, host_port(host, spec.port), target.tls)
         for host in inventory
         if only is None or host.name in only
     }
-    probes = probe_fleet(urls, timeout=spec.health.request_timeout)
+    probes = probe_fleet(urls, timeout=spec.health.request_timeout, key=target.key(), context=target.context())
     return {name: probe.release for name, probe in probes.items()}
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import PurePath
 
 from fleetdeploy.deploy.release import PreparedRelease
+from fleetdeploy.keys import read_keys
 from fleetdeploy.preflight import Needs
 from fleetdeploy.spec.model import Spec
 from fleetdeploy.spec.overrides import HostSpec
@@ -124,11 +125,30 @@ def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
     sample = spec.health.sample_request_body() or ""
     expected = spec.health.expected_response if expect_response else None
     return {
+        **endpoint_variables(spec),
         "fleet_verify_port": spec.port,
         "fleet_verify_ready_timeout": int(spec.health.ready_timeout),
         "fleet_verify_sample_request": sample,
         "fleet_verify_expected_response": json.dumps(expected) if expected is not None else "",
         "fleet_verify_request_timeout": int(spec.health.request_timeout),
+    }
+
+
+def endpoint_variables(spec: Spec) -> dict:
+    """How clients reach the service (docs/security.md). TLS: whether the front speaks it and what the
+    checks from the controller trust (each node's certificate is per host: tls_host_variables). Key auth:
+    the hashes the node front checks, and the keys file the checks read their key from (never the key
+    itself in a variable). Every entry point that writes the front's config carries them (with
+    verify_variables), so no run turns TLS or auth off."""
+    tls = spec.endpoint.tls != "none"
+    trust = spec.tls_trust
+    path = spec.keys_path
+    return {
+        "fleet_front_tls": tls,
+        "fleet_verify_tls": tls,
+        "fleet_verify_ca_file": str(trust) if trust else "",
+        "fleet_front_key_hashes": read_keys(path).hashes() if path else [],
+        "fleet_verify_keys_file": str(path) if path else "",
     }
 
 

@@ -1,5 +1,6 @@
-"""Operations on a deployed service that need no new release: rollback, releases, unlock. Each is one
-playbook run (ops/runs.py) with the service's values only; nothing is sent but commands."""
+"""Operations on a deployed service that need no new release: rollback, releases, unlock, the keys'
+hashes. Each is one playbook run (ops/runs.py) with the service's values only; nothing is sent but
+commands (and, for the keys, their hashes)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,8 @@ def unlock(op: Operation, *, on_event: Callable | None = None):
         extravars={"fleet_lock_holder": holder, "fleetdeploy_lock_action": "release"},
         on_event=on_event,
     )
+
+
+def push_keys(op: Operation, *, on_event: Callable | None = None):
+    """Every node's front checks the keys now in the spec's keys file (endpoint.auth: key)."""
+    return op.run("keys.yml", "keys", on_event=on_event)

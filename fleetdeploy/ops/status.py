@@ -44,6 +44,8 @@ class NodeStatus:
     instance: str | None = None
     instance_state: str | None = None
     restarts: int | None = None
+    auth: bool | None = None  # whether the node's front asks for a key (None: its port did not answer)
+    tls_days_left: int | None = None  # days until the certificate the node serves expires (https only)
     drift: tuple[Difference, ...] | None = None  # None: not checked
     overrides: dict = field(default_factory=dict)  # the host's fleetdeploy_ settings (spec/overrides.py)
 
@@ -128,6 +130,8 @@ def _base(name: str, probe: NodeProbe | None, facts: NodeFacts | None) -> dict:
         "instance": instance.get("name") or active.get("instance"),
         "instance_state": _instance_state(instance) if instance else None,
         "restarts": instance.get("restarts") if instance.get("exists") else None,
+        "auth": probe.auth if http_answered else None,
+        "tls_days_left": probe.tls_days_left if http_answered else None,
     }
 
 
@@ -141,6 +145,11 @@ def _http_reasons(service: str, probe: NodeProbe | None) -> list[str]:
         reasons.append(f"not live: GET {probe.url}/ did not answer 200")
     if not probe.ready:
         reasons.append(f"not ready: GET {probe.url}/ready did not answer 200")
+    if probe.auth and probe.version is None:
+        reasons.append(
+            "the node asks for a key (endpoint.auth: key) and the one sent was refused or none was: give -f "
+            "with the service's spec, whose endpoint.keys_file holds its keys"
+        )
     served = (probe.version or {}).get("service")
     if probe.version is not None and served != service:
         reasons.append(f"port serves service {served!r}, not {service!r}")
@@ -220,8 +229,8 @@ def fleet_status(
 ) -> FleetStatus:
     """Probe every node; ask the nodes that need it (or all, with all_facts/drift); judge each."""
     inventory = load_inventory(inventory_path, limit=limit)
-    urls = {host.name: scoring_url(host, host_port(host, target.port)) for host in inventory}
-    probes = probe(urls, target.sample_body, timeout=target.request_timeout)
+    urls = {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in inventory}
+    probes = probe(urls, target.sample_body, timeout=target.request_timeout, key=target.key(), context=target.context())
     needs_facts = [
         name
         for name in inventory.names

@@ -24,6 +24,25 @@ class Target:
     sample_body: str | None = None  # POSTed to /score as the smoke test, when the spec has one
     request_timeout: float = 10.0
     spec_path: Path | None = None
+    keys_file: Path | None = None  # endpoint.auth: key: where the service's keys are kept
+    tls: bool = False  # endpoint.tls: the front speaks https only
+    ca_file: Path | None = None  # what https probes trust (the fleet CA, endpoint.ca_file); None: the system's
+
+    def context(self):
+        """The TLS context probes use (None without TLS)."""
+        if not self.tls:
+            return None
+        from fleetdeploy.health.probe import tls_context
+
+        return tls_context(self.ca_file)
+
+    def key(self) -> str | None:
+        """The key requests to the service send (the primary), when the spec turns key auth on."""
+        if self.keys_file is None:
+            return None
+        from fleetdeploy.keys import read_keys
+
+        return read_keys(self.keys_file).primary
 
 
 def resolve_target(spec_path: Path | None, service: str | None = None, port: int | None = None) -> Target:
@@ -44,11 +63,18 @@ def resolve_target(spec_path: Path | None, service: str | None = None, port: int
             f"{path}: no such deployment spec; pass -f PATH to the service's fleetdeploy.yml, "
             "or --service NAME (and --port) to name the service directly"
         )
-    spec = load_spec(path)
+    return target_of(load_spec(path), port, path)
+
+
+def target_of(spec, port: int | None = None, spec_path: Path | None = None) -> Target:
+    """How a loaded spec's service is reached: its port, sample request, TLS and key."""
     return Target(
         service=spec.service,
         port=port or spec.port,
         sample_body=spec.health.sample_request_body(),
         request_timeout=spec.health.request_timeout,
-        spec_path=path,
+        spec_path=spec_path,
+        keys_file=spec.keys_path,
+        tls=spec.endpoint.tls != "none",
+        ca_file=spec.tls_trust,
     )

@@ -13,20 +13,22 @@ from fleetdeploy.errors import ConfigError
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
-def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """The context both HTTP servers use; ConfigError when the files cannot serve."""
-    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+def server_context(cert: Path, key: Path, names: tuple[str, str] = ("--tls-cert", "--tls-key")) -> ssl.SSLContext:
+    """The context both HTTP servers use; ConfigError when the files cannot serve, naming each file by
+    `names` (the flags here; the inventory variables when apply checks a node front's pair)."""
+    cert_name, key_name = names
+    for name, path in ((cert_name, cert), (key_name, key)):
         if not path.is_file():
-            raise ConfigError(f"{flag}: {path} does not exist")
+            raise ConfigError(f"{name}: {path} does not exist")
     mode = key.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(
-            f"--tls-key: {key} can be read by other users (mode {mode:04o}); a private key must be readable "
+            f"{key_name}: {key} can be read by other users (mode {mode:04o}); a private key must be readable "
             f"by its owner alone: chmod 600 {key}"
         )
     expires = not_after(cert)
     if expires is not None and expires < time.time():
-        raise ConfigError(f"--tls-cert: {cert} expired on {_day(expires)}; renew it")
+        raise ConfigError(f"{cert_name}: {cert} expired on {_day(expires)}; renew it")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(_TLS12_CIPHERS)
@@ -35,8 +37,8 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
         context.load_cert_chain(cert, key)
     except ssl.SSLError as exc:
         if "KEY_VALUES_MISMATCH" in str(exc):
-            raise ConfigError(f"--tls-key: {key} is not the private key of the certificate {cert}") from None
-        raise ConfigError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc.reason or exc}") from None
+            raise ConfigError(f"{key_name}: {key} is not the private key of the certificate {cert}") from None
+        raise ConfigError(f"{cert_name}/{key_name}: cannot load {cert} with {key}: {exc.reason or exc}") from None
     return context
 
 

@@ -11,6 +11,7 @@ from fleetdeploy.spec.fields import problem, problems
 from fleetdeploy.spec.node_runtime import NodeRuntime, check_runtime, environment_issues
 from fleetdeploy.spec.secrets import SecretRef, check_names, plain_value
 from fleetdeploy.spec.sections import (
+    Endpoint,
     EntryScript,
     Environment,
     Health,
@@ -34,6 +35,7 @@ class Spec(Section):
     environment: Environment
     runtime: str = "docker"
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, strict=True)
+    endpoint: Endpoint = Endpoint()
     resources: Resources = Resources()
     server: Server = Server()
     health: Health = Health()
@@ -158,6 +160,37 @@ class Spec(Section):
     def data(self) -> dict | None:
         """The spec file's mapping as read (None when built in code)."""
         return self._data
+
+    @property
+    def keys_path(self) -> Path | None:
+        """Where the service's keys are kept on the controller, when `endpoint.auth: key`."""
+        return self.keys_location if self.endpoint.auth == "key" else None
+
+    @property
+    def keys_location(self) -> Path:
+        """Where the service's keys are, or would be, kept: never shipped as code, even with auth turned
+        off again (the file stays beside the spec)."""
+        if self.endpoint.keys_file is not None:
+            return self.endpoint.keys_file
+        folder = self.source.parent if self.source else Path.cwd()
+        return folder / "keys" / f"{self.service}.keys"
+
+    @property
+    def fleet_ca_dir(self) -> Path | None:
+        """Where the fleet's CA lives on the controller, when `endpoint.tls: fleet-ca`."""
+        if self.endpoint.tls != "fleet-ca":
+            return None
+        from fleetdeploy.paths import data_home
+
+        return self.endpoint.ca_dir or data_home() / "ca"
+
+    @property
+    def tls_trust(self) -> Path | None:
+        """The CA certificate(s) the controller's checks trust: the fleet CA's, `endpoint.ca_file`, or None
+        (the system's, or no TLS)."""
+        if self.endpoint.tls == "fleet-ca":
+            return self.fleet_ca_dir / "ca.pem"
+        return self.endpoint.ca_file if self.endpoint.tls == "files" else None
 
     def model_dir_relative(self) -> str:
         """AZUREML_MODEL_DIR below the models root: one model -> azureml-models/<name>/<version>,

@@ -251,6 +251,67 @@ class Resources(Section):
         return [request]
 
 
+class Endpoint(Section):
+    """How clients reach the service (docs/security.md): `tls` makes the node front (HAProxy) speak HTTPS
+    only, with a certificate per node from the site's files or the fleet's own CA; `auth: key` makes it
+    ask every request but liveness (`GET /`) for one of the service's two keys."""
+
+    tls: Literal["none", "files", "fleet-ca"] = "none"
+    # tls: files: the CA bundle the controller's checks trust (default: the system's); relative to the spec.
+    ca_file: Path | None = None
+    # tls: fleet-ca: where the fleet's CA lives on the controller (default: <data home>/ca).
+    ca_dir: Path | None = None
+    auth: Literal["none", "key"] = "none"
+    # Where the keys are kept on the controller (0600, or vault-encrypted); relative to the spec. Made on
+    # the first apply with auth on. Default: keys/<service>.keys beside the spec.
+    keys_file: Path | None = None
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls(cls, value: object) -> object:
+        if value is False or value in ("none", "off"):  # YAML reads a bare `off` as false
+            return "none"
+        if value in ("files", "fleet-ca"):
+            return value
+        raise problem(
+            f"not a TLS mode: {value!r}",
+            "none (plain HTTP), files (each node's fleetdeploy_tls_cert and fleetdeploy_tls_key in the "
+            "inventory) or fleet-ca (fleetdeploy's own CA issues each node a certificate)",
+        )
+
+    @field_validator("ca_file", mode="before")
+    @classmethod
+    def _ca_file(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        return resolve_existing(value, base_dir(info), "file", "a PEM bundle of the CA that signed the nodes' certificates")
+
+    @field_validator("ca_dir", mode="before")
+    @classmethod
+    def _ca_dir(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise problem(f"must be a path, got {value!r}", "a folder on this controller, relative to the spec")
+        return (base_dir(info) / Path(value).expanduser()).resolve()
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _auth(cls, value: object) -> object:
+        if value in ("none", "key"):
+            return value
+        raise problem(f"not an auth mode: {value!r}", "none (anyone may call the service) or key")
+
+    @field_validator("keys_file", mode="before")
+    @classmethod
+    def _keys_file(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise problem(f"must be a path, got {value!r}", "a file on this controller, relative to the spec")
+        return (base_dir(info) / Path(value).expanduser()).resolve()
+
+
 class Server(Section):
     """Settings of the scoring server inside the container."""
 

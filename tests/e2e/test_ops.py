@@ -5,7 +5,9 @@ order and share one fleet: each builds on the state the one before left."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -548,6 +550,153 @@ def test_a_group_override_gives_its_host_its_own_release_and_status_judges_it_by
     assert nodes[node.host]["drift"] == [] and nodes[node.host]["overrides"] == {"fleetdeploy_workers": 2}, nodes
     code, nodes = status_json(fleet, project, "--drift", "--limit", node.host)
     assert code == 1 and [item["subject"] for item in nodes[node.host]["drift"]] == ["spec setting workers"], nodes
+
+
+def scoring_urls(fleet) -> dict[str, str]:
+    """Each node's scoring URL as the inventory has it now (node2 lost power earlier: new ports)."""
+    hosts = yaml.safe_load(fleet.inventory.read_text())["all"]["children"]["fleet"]["children"]["bookworm"]["hosts"]
+    return {name: values["fleetdeploy_scoring_url"] for name, values in hosts.items()}
+
+
+def call(url: str, body: bytes | None = None, key: str | None = None, scheme: str = "Bearer") -> tuple[int, bytes, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"{scheme} {key}"} if key else {})}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read(), {name.lower(): value for name, value in answer.headers.items()}
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read(), {name.lower(): value for name, value in refused.headers.items()}
+
+
+def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under_load_without_a_failure(
+    fleet, project
+):
+    """endpoint.auth: key on node2 and node3: apply makes the two keys (0600, beside the spec, not shipped
+    as code: the release stays) and each front refuses every path but GET / without one of them; status
+    and invoke send the key; `keys regenerate --which primary` under constant load sent with the secondary
+    fails no request, the old primary is refused at once and the new one opens. The next test turns it
+    off again."""
+    from tests.load import start_load
+
+    nodes = fleet.nodes[1:]
+    limit = ",".join(node.host for node in nodes)
+    spec = project / "fleetdeploy.yml"
+    original = spec.read_text()
+    sample = (project / "sample_request.json").read_bytes()
+    urls = {host: url for host, url in scoring_urls(fleet).items() if host in limit.split(",")}
+    releases = {host: json.loads(call(f"{url}/version")[1])["release"] for host, url in urls.items()}
+    spec.write_text(original + "\nendpoint:\n  auth: key\n")
+    try:
+        done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        keys_file = project / "keys" / f"{SERVICE}.keys"
+        assert f"keys: made the service's primary and secondary keys in {keys_file}" in done.stdout, done.stdout
+        assert keys_file.stat().st_mode & 0o777 == 0o600
+        shown = fleetdeploy("keys", "show", "-f", spec, "--json")
+        keys = json.loads(shown.stdout)
+        for host, url in urls.items():
+            assert call(f"{url}/")[0] == 200, host  # liveness stays open
+            status, body, headers = call(f"{url}/score", sample)
+            assert status == 401 and headers.get("www-authenticate") == "Bearer", (host, status, body)
+            assert "needs a key" in json.loads(body)["message"]
+            for path in ("/version", "/ready", "/metrics", "/swagger.json"):
+                assert call(f"{url}{path}")[0] == 401, (host, path)
+            assert call(f"{url}/score", sample, key="not-" + keys["primary"])[0] == 401
+            assert call(f"{url}/score", sample, key=keys["primary"])[:2] == (200, b"[2]")
+            assert call(f"{url}/score", sample, key=keys["secondary"], scheme="bearer")[:2] == (200, b"[2]")
+            version_now = json.loads(call(f"{url}/version", key=keys["primary"])[1])
+            assert version_now["release"] == releases[host], "the keys file must not be shipped as code"
+
+        code, seen = status_json(fleet, project, "--limit", limit)
+        assert code == 0 and {seen[host]["auth"] for host in urls} == {True}, seen
+        invoked = fleetdeploy("invoke", fleet.inventory, "--file", spec, "--limit", limit, "--json")
+        assert [answer["answer"] for answer in json.loads(invoked.stdout)["nodes"]] == [[2], [2]], invoked.stdout
+
+        load = start_load(
+            urls, rate=20, max_requests=2400, max_seconds=120, body=sample, expect_body=b"[2]", timeout=10,
+            headers={"Authorization": f"Bearer {keys['secondary']}"},
+        )
+        try:
+            time.sleep(2)
+            rotated = fleetdeploy("keys", "regenerate", fleet.inventory, "-f", spec, "--which", "primary",
+                                  "--limit", limit, timeout=600)
+            time.sleep(2)
+        finally:
+            load.stop()
+        summary = load.result(timeout=30).summary()
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        assert summary.failed == 0 and summary.sent > 20, summary.line()
+        new = json.loads(fleetdeploy("keys", "show", "-f", spec, "--json").stdout)
+        assert new["secondary"] == keys["secondary"] and new["primary"] != keys["primary"]
+        for host, url in urls.items():
+            assert call(f"{url}/score", sample, key=keys["primary"])[0] == 401, host
+            assert call(f"{url}/score", sample, key=new["primary"])[:2] == (200, b"[2]"), host
+    finally:
+        spec.write_text(original)
+    # Auth stays on for the next test, which adds TLS and then turns both off (an apply spared).
+
+
+def test_tls_from_the_fleet_ca_serves_the_seed_client_over_https_with_the_hostname_checked(fleet, project, tmp_path):
+    """endpoint.tls: fleet-ca with key auth on node2 and node3: apply makes the fleet's CA and issues each
+    node a certificate naming it as clients reach it; the seed's client, changed only in its URL (https)
+    and headers (the key), gets [2] from each node trusting the exported CA with the hostname checked;
+    plain HTTP to the port is refused at once; status shows days to expiry and auth; TLS and auth off
+    again, the nodes serve the seed's plain, unauthenticated request."""
+    import ssl
+
+    nodes = fleet.nodes[1:]
+    limit = ",".join(node.host for node in nodes)
+    spec = project / "fleetdeploy.yml"
+    original = spec.read_text()
+    ca_dir = tmp_path / "fleet-ca"
+    urls = {host: url for host, url in scoring_urls(fleet).items() if host in limit.split(",")}
+    spec.write_text(original + f"\nendpoint:\n  tls: fleet-ca\n  ca_dir: {ca_dir}\n  auth: key\n")
+    try:
+        done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"tls: made the fleet's CA in {ca_dir}" in done.stdout, done.stdout
+        assert f"tls: issued certificates for {', '.join(node.host for node in nodes)}" in done.stdout, done.stdout
+        exported = fleetdeploy("ca", "export", "-f", spec)
+        assert exported.returncode == 0 and exported.stdout.startswith("-----BEGIN CERTIFICATE-----"), exported
+        trusted = tmp_path / "fleet-ca.pem"
+        trusted.write_text(exported.stdout)
+        key = json.loads(fleetdeploy("keys", "show", "-f", spec, "--json").stdout)["primary"]
+        client = ssl.create_default_context(cafile=str(trusted))
+        seed = (project / "client.py").read_text()
+        for host, url in urls.items():
+            secure = url.replace("http://", "https://")
+            script = tmp_path / f"client-{host}.py"
+            script.write_text(
+                seed.replace('"http://localhost:6789/score"', f'"{secure}/score"').replace(
+                    "headers = {'Content-Type': 'application/json'}",
+                    f"headers = {{'Content-Type': 'application/json', 'Authorization': 'Bearer {key}'}}",
+                )
+            )
+            ran = subprocess.run(
+                [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False,
+                env={**os.environ, "REQUESTS_CA_BUNDLE": str(trusted)},
+            )
+            assert ran.returncode == 0 and "prediction: [2]" in ran.stdout, (host, ran.stdout, ran.stderr)
+            request = urllib.request.Request(f"{secure}/version", headers={"Authorization": f"Bearer {key}"})
+            with urllib.request.urlopen(request, timeout=10, context=client) as answer:
+                assert json.load(answer)["service"] == SERVICE
+            started = time.monotonic()
+            with pytest.raises((OSError, http.client.HTTPException)):
+                urllib.request.urlopen(f"{url}/", timeout=10)  # plain HTTP to the TLS port
+            assert time.monotonic() - started < 5, "plain HTTP must be refused at once, not left hanging"
+
+        code, seen = status_json(fleet, project, "--limit", limit)
+        assert code == 0, seen
+        for host in urls:
+            assert seen[host]["url"].startswith("https://") and seen[host]["auth"] is True, seen[host]
+            assert 85 <= seen[host]["tls_days_left"] <= 90, seen[host]
+    finally:
+        spec.write_text(original)
+    done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for host, url in urls.items():
+        assert call(f"{url}/score", (project / "sample_request.json").read_bytes())[:2] == (200, b"[2]"), host
+        assert call(f"{url}/version")[0] == 200, host
 
 
 def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):

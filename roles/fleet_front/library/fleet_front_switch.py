@@ -54,12 +54,11 @@ import csv
 import json
 import os
 import re
-import socket
 import time
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_layout import read_record, replace_link, write_durably
+from ansible.module_utils.fleet_layout import front_admin, read_record, replace_link, write_durably
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 DRAIN_POLL = 0.2
@@ -71,16 +70,9 @@ class FrontError(Exception):
 
 def _exchange(path, line):
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
-            admin.settimeout(10)
-            admin.connect(path)
-            admin.sendall(line.encode() + b"\n")
-            chunks = []
-            while chunk := admin.recv(4096):
-                chunks.append(chunk)
+        return front_admin(path, line)
     except OSError as exc:
         raise FrontError(f"cannot reach the front's admin socket {path}: {exc}") from exc
-    return b"".join(chunks).decode(errors="replace")
 
 
 def _command(path, line):

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 import datetime
 import json
 import os
+import socket
 import tempfile
 
 __metaclass__ = type  # noqa: F821  (Ansible's module_utils boilerplate)
@@ -178,3 +179,19 @@ def release_manifests(service_dir):
         for name in sorted(os.listdir(folder))
         if name.endswith(".json")
     }
+
+
+def front_admin(path, line):
+    """One command line sent to a front's HAProxy admin socket, and its whole answer (OSError when the
+    socket cannot be reached)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
+        admin.settimeout(10)
+        admin.connect(path)
+        admin.sendall(line.encode() + b"\n")
+        chunks = []
+        while True:
+            chunk = admin.recv(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -20,12 +21,25 @@ options:
   expected_response: {type: str, default: "", description: JSON /score must answer; empty accepts any 200.}
   service: {type: str, default: "", description: Service GET /version must name; empty accepts any.}
   release: {type: str, default: "", description: Release GET /version must name; empty accepts any.}
+  ca_file:
+    type: str
+    default: ""
+    description: CA certificate(s) an https URL's certificate must chain to (hostname checked); empty, the system's.
+  keys_file:
+    type: str
+    default: ""
+    description: >-
+      The service's keys file on the controller (endpoint.auth key; may be vault-encrypted); its primary
+      key goes with every request as Authorization Bearer. Empty, no key is sent.
 """
 
 
-def _send(request, timeout: float) -> tuple[int, bytes]:
+def _send(request, timeout: float, key: str = "", context=None) -> tuple[int, bytes]:
+    if key:
+        request = request if isinstance(request, urllib.request.Request) else urllib.request.Request(request)
+        request.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -35,7 +49,15 @@ def _reason(error: OSError) -> str:
     return str(getattr(error, "reason", error))
 
 
-def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float, identify: bool = False) -> dict:
+def probe(
+    base: str,
+    body: bytes,
+    ready_timeout: float,
+    request_timeout: float,
+    identify: bool = False,
+    key: str = "",
+    context=None,
+) -> dict:
     """What the service answered: `ready` (the last /ready status, or why nothing answered); once /ready
     said 200, `version` (GET /version's service and release, or why there are none) when `identify`, and
     when a body is given, `status`, `content` and `latency_ms` of one POST to /score (timed around the
@@ -43,7 +65,7 @@ def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float, 
     deadline, ready = time.monotonic() + ready_timeout, "no answer"
     while True:
         try:
-            ready, _ = _send(base + "/ready", min(request_timeout, 10))
+            ready, _ = _send(base + "/ready", min(request_timeout, 10), key, context)
         except OSError as error:
             ready = _reason(error)
         if ready == 200 or time.monotonic() >= deadline:
@@ -51,14 +73,14 @@ def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float, 
         time.sleep(0.5)
     seen = {"ready": ready}
     if ready == 200 and identify:
-        seen["version"] = _identity(base, request_timeout)
+        seen["version"] = _identity(base, request_timeout, key, context)
     if ready == 200 and body:
         request = urllib.request.Request(
             base + "/score", data=body, method="POST", headers={"Content-Type": "application/json"}
         )
         start = time.perf_counter()
         try:
-            status, content = _send(request, request_timeout)
+            status, content = _send(request, request_timeout, key, context)
             seen.update(status=status, content=content.decode("utf-8", "replace"))
         except OSError as error:
             seen.update(status=None, content="", error=_reason(error))
@@ -66,10 +88,10 @@ def probe(base: str, body: bytes, ready_timeout: float, request_timeout: float, 
     return seen
 
 
-def _identity(base: str, timeout: float) -> dict | str:
+def _identity(base: str, timeout: float, key: str = "", context=None) -> dict | str:
     """{"service", "release"} from GET /version, or why it could not be read."""
     try:
-        status, content = _send(base + "/version", timeout)
+        status, content = _send(base + "/version", timeout, key, context)
     except OSError as error:
         return f"GET /version failed: {_reason(error)}"
     try:
@@ -154,14 +176,40 @@ class ActionModule(ActionBase):
                 "expected_response": {"type": "str", "default": ""},
                 "service": {"type": "str", "default": ""},
                 "release": {"type": "str", "default": ""},
+                "keys_file": {"type": "str", "default": ""},
+                "ca_file": {"type": "str", "default": ""},
             }
         )
         url = args["url"].rstrip("/")
         sample, service, release = args["sample_request"], args["service"], args["release"]
-        seen = probe(url, sample.encode(), args["ready_timeout"], args["request_timeout"], bool(service or release))
+        key = self._primary_key(args["keys_file"]) if args["keys_file"] else ""
+        # Hostname checked: the node's certificate must name the address the controller reaches it at.
+        context = ssl.create_default_context(cafile=args["ca_file"] or None) if url.startswith("https:") else None
+        seen = probe(
+            url, sample.encode(), args["ready_timeout"], args["request_timeout"], bool(service or release), key,
+            context,
+        )
         host = task_vars.get("inventory_hostname", "?")
         message = failure(seen, host, url, args["ready_timeout"], sample, args["expected_response"], service, release)
         result.update(changed=False, seen=seen)
         if message:
             result.update(failed=True, msg=message)
         return result
+
+    def _primary_key(self, path: str) -> str:
+        """The primary key from the keys file (fleetdeploy/keys.py's format), decrypted when vaulted."""
+        real = self._loader.get_real_file(path, decrypt=True)
+        try:
+            with open(real, encoding="utf-8") as handle:
+                text = handle.read()
+        finally:
+            self._loader.cleanup_tmp_file(real)
+        return primary_key(text)
+
+
+def primary_key(text: str) -> str:
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) == 2 and words[0] == "primary":
+            return words[1]
+    return ""

@@ -6,12 +6,16 @@ from __future__ import annotations
 import ipaddress
 
 
-def scoring_url(urls, explicit, address, port):
+def scoring_url(urls, explicit, address, port, tls=False):
     """The URL of the service on `port`: the host's per-port map `fleetdeploy_scoring_urls` (keys are
     ports, as numbers or strings) when it names the port; else `fleetdeploy_scoring_url`, in which
     `{port}` stands for the service's port (one URL for every service behind a NAT or a proxy); else
-    http://<address>:<port>, an IPv6 address in brackets."""
-    port = int(port)
+    http://<address>:<port>, an IPv6 address in brackets. With `tls` (endpoint.tls) an http:// URL is
+    the same address over https://: the front speaks nothing else."""
+    return _over_tls(_url(urls, explicit, address, int(port)), tls)
+
+
+def _url(urls, explicit, address, port):
     for key, url in dict(urls or {}).items():
         if str(key).strip() == str(port) and url:
             return str(url).rstrip("/")
@@ -24,6 +28,12 @@ def scoring_url(urls, explicit, address, port):
     except ValueError:
         pass
     return f"http://{address}:{port}"
+
+
+def _over_tls(url, tls):
+    if tls and url.startswith("http://"):
+        return "https://" + url[len("http://"):]
+    return url
 
 
 class FilterModule:

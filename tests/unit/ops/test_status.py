@@ -162,6 +162,8 @@ def test_the_json_document_has_one_object_per_node_and_a_summary():
         "instance",
         "instance_state",
         "restarts",
+        "auth",
+        "tls_days_left",
         "drift",
         "overrides",
     }
@@ -170,7 +172,7 @@ def test_the_json_document_has_one_object_per_node_and_a_summary():
 def test_only_nodes_http_cannot_vouch_for_are_asked_over_ansible(monkeypatch):
     asked = []
 
-    def fake_probe(urls, sample, timeout):
+    def fake_probe(urls, sample, timeout, key=None, context=None):
         return {
             name: (refused() if name == "node-trixie-1" else good_probe(url=url))
             for name, url in urls.items()

@@ -365,3 +365,31 @@ def test_two_runs_breaking_the_same_stale_lock_leave_one_winner_named_in_the_loc
     assert len(won) == 1, won
     assert json.loads((tmp_path / "state" / "lock" / "holder.json").read_text()) == {"run_id": won[0]}
     assert sorted(os.listdir(tmp_path / "state")) == ["lock"]  # the guard leaves no file of its own
+
+
+def test_new_key_hashes_replace_the_running_acl_in_one_commit(tmp_path):
+    keys = role_module("fleet_front", "fleet_front_keys")
+    (tmp_path / "admin.sock").touch()
+    sent = []
+
+    def exchange(_socket, line):
+        sent.append(line)
+        return "New version created: 7\n" if line.startswith("prepare") else "\n"
+
+    assert keys.update_running(str(tmp_path / "admin.sock"), "/etc/f/mnist.keys", ["a" * 64, "b" * 64], exchange)
+    assert sent == [
+        "prepare acl /etc/f/mnist.keys",
+        f"add acl @7 /etc/f/mnist.keys {'a' * 64}",
+        f"add acl @7 /etc/f/mnist.keys {'b' * 64}",
+        "commit acl @7 /etc/f/mnist.keys",
+    ]
+
+
+def test_a_front_without_the_keys_acl_or_not_running_is_left_to_its_config(tmp_path):
+    keys = role_module("fleet_front", "fleet_front_keys")
+    assert not keys.update_running(str(tmp_path / "none.sock"), "/k", ["a" * 64], lambda *_: "")
+    (tmp_path / "admin.sock").touch()
+    def unknown(_socket, _line):
+        return "Unknown ACL identifier. Please use #<id> or <file>.\n"
+
+    assert not keys.update_running(str(tmp_path / "admin.sock"), "/k", ["a" * 64], unknown)

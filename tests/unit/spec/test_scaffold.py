@@ -65,7 +65,7 @@ def test_scaffold_writes_every_section_with_its_default(tmp_path):
     assert set(written) == set(Spec.model_fields)
     spec = load_spec(target)
     defaults = Spec.model_fields
-    for section in ("resources", "server", "health", "rollout", "node_runtime"):
+    for section in ("endpoint", "resources", "server", "health", "rollout", "node_runtime"):
         assert getattr(spec, section) == defaults[section].default, section
     assert (spec.port, spec.runtime, spec.registry) == (6789, "docker", None)
 
