@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status bench-first-run clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status bench-first-run bench-front clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,6 +31,9 @@ bench-status: bootstrap
 
 bench-first-run: bootstrap
 	$(PY) bench/first-run/run.py
+
+bench-front: bootstrap
+	$(PY) bench/front/run.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench
