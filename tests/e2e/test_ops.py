@@ -569,10 +569,10 @@ def call(url: str, body: bytes | None = None, key: str | None = None, scheme: st
 
 
 def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under_load_without_a_failure(
-    fleet, project
+    fleet, project, docker_engine
 ):
-    """endpoint.auth: key on node2 and node3: apply makes the two keys (0600, beside the spec, not shipped
-    as code: the release stays) and each front refuses every path but GET / without one of them; status
+    """endpoint.auth: key on node2 and node3: apply makes the two keys (0600, beside the spec, inside the
+    code's folder yet not shipped with it) and each front refuses every path but GET / without one of them; status
     and invoke send the key; `keys regenerate --which primary` under constant load sent with the secondary
     fails no request, the old primary is refused at once and the new one opens. The next test turns it
     off again."""
@@ -584,7 +584,6 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
     original = spec.read_text()
     sample = (project / "sample_request.json").read_bytes()
     urls = {host: url for host, url in scoring_urls(fleet).items() if host in limit.split(",")}
-    releases = {host: json.loads(call(f"{url}/version")[1])["release"] for host, url in urls.items()}
     spec.write_text(original + "\nendpoint:\n  auth: key\n")
     try:
         done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
@@ -604,8 +603,10 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
             assert call(f"{url}/score", sample, key="not-" + keys["primary"])[0] == 401
             assert call(f"{url}/score", sample, key=keys["primary"])[:2] == (200, b"[2]")
             assert call(f"{url}/score", sample, key=keys["secondary"], scheme="bearer")[:2] == (200, b"[2]")
-            version_now = json.loads(call(f"{url}/version", key=keys["primary"])[1])
-            assert version_now["release"] == releases[host], "the keys file must not be shipped as code"
+        for node in nodes:  # the keys file lies in the code's folder: it must not be shipped with it
+            shipped = node_exec(docker_engine, node, f"docker exec {serving_container(docker_engine, node)} "
+                                "find /var/azureml-app/code")
+            assert "keys" not in shipped and "score.py" in shipped, shipped
 
         code, seen = status_json(fleet, project, "--limit", limit)
         assert code == 0 and {seen[host]["auth"] for host in urls} == {True}, seen
