@@ -51,10 +51,16 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _write_public(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _write_pair(cert_path: Path, cert, key_path: Path, key) -> None:
+    """The private key first (0600: write_private), then the certificate beside it (public), each whole."""
+    serialization = _crypto()[2]
+    write_private(
+        key_path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+    temporary = cert_path.with_name(f".{cert_path.name}.tmp")
+    temporary.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(temporary, cert_path)
 
 
 class FleetCA:
@@ -73,7 +79,7 @@ class FleetCA:
         """Make the CA when it does not exist yet; True when made."""
         if self.cert_path.exists() and self.key_path.exists():
             return False
-        x509, hashes, serialization, ec, NameOID, _ = _crypto()
+        x509, hashes, _, ec, NameOID, _ = _crypto()
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name(
             [
@@ -103,13 +109,7 @@ class FleetCA:
             .sign(key, hashes.SHA256())
         )
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(
-            self.key_path,
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
-        )
-        _write_public(self.cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        _write_pair(self.cert_path, cert, self.key_path, key)
         return True
 
     def node_certificate(self, host: str, names: list[str], *, days: int = NODE_DAYS) -> NodeCertificate:
@@ -118,7 +118,7 @@ class FleetCA:
         cert_path, key_path = self.folder / "nodes" / f"{host}.pem", self.folder / "nodes" / f"{host}.key"
         if key_path.exists() and cert_path.exists() and not self._needs_issue(cert_path, names):
             return NodeCertificate(host, cert_path, key_path, issued=False)
-        x509, hashes, serialization, ec, NameOID, ExtendedKeyUsageOID = _crypto()
+        x509, hashes, _, ec, NameOID, ExtendedKeyUsageOID = _crypto()
         ca_key, ca_cert = self._load()
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
@@ -139,13 +139,7 @@ class FleetCA:
             )
             .sign(ca_key, hashes.SHA256())
         )
-        write_private(
-            key_path,
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
-        )
-        _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        _write_pair(cert_path, cert, key_path, key)
         return NodeCertificate(host, cert_path, key_path, issued=True)
 
     def _load(self):

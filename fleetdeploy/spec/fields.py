@@ -39,6 +39,14 @@ def context_cache(info: ValidationInfo) -> dict[str, Any]:
     return info.context.setdefault("cache", {})
 
 
+def resolve_path(value: object, start: Path, hint: str) -> Path:
+    """A path string -> absolute Path (relative to `start`), that need not exist yet (a file fleetdeploy
+    makes)."""
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise problem(f"must be a path, got {value!r}", hint)
+    return (start / Path(value).expanduser()).resolve()
+
+
 def resolve_existing(value: object, start: Path, kind: str, hint: str | None = None) -> Path:
     """A path string -> absolute Path, checked to exist as `kind` ("file", "folder" or "file or folder")."""
     if not isinstance(value, str | Path) or not str(value).strip():

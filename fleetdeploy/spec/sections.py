@@ -21,7 +21,7 @@ from pydantic import (
 from fleetdeploy.spec import rollout
 from fleetdeploy.spec.conda import read_conda_file
 from fleetdeploy.spec.entry_script import check_entry_script
-from fleetdeploy.spec.fields import base_dir, context_cache, problem, problems, resolve_existing
+from fleetdeploy.spec.fields import base_dir, context_cache, problem, problems, resolve_existing, resolve_path
 from fleetdeploy.spec.units import parse_duration, parse_size
 
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -291,9 +291,7 @@ class Endpoint(Section):
     def _ca_dir(cls, value: object, info: ValidationInfo) -> Path | None:
         if value is None:
             return None
-        if not isinstance(value, str | Path) or not str(value).strip():
-            raise problem(f"must be a path, got {value!r}", "a folder on this controller, relative to the spec")
-        return (base_dir(info) / Path(value).expanduser()).resolve()
+        return resolve_path(value, base_dir(info), "a folder on this controller, relative to the spec")
 
     @field_validator("auth", mode="before")
     @classmethod
@@ -307,9 +305,7 @@ class Endpoint(Section):
     def _keys_file(cls, value: object, info: ValidationInfo) -> Path | None:
         if value is None:
             return None
-        if not isinstance(value, str | Path) or not str(value).strip():
-            raise problem(f"must be a path, got {value!r}", "a file on this controller, relative to the spec")
-        return (base_dir(info) / Path(value).expanduser()).resolve()
+        return resolve_path(value, base_dir(info), "a file on this controller, relative to the spec")
 
 
 class Server(Section):

@@ -30,7 +30,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_layout import front_admin, write_durably
+from ansible.module_utils.fleet_layout import current_bytes, front_admin, write_durably
 
 HEX = re.compile(r"^[0-9a-f]{64}$")
 VERSION = re.compile(r"New version created: (\d+)")
@@ -42,14 +42,6 @@ class FrontError(Exception):
 
 def content(hashes):
     return "".join(f"{digest}\n" for digest in hashes).encode()
-
-
-def current(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def update_running(socket_path, path, hashes, exchange=front_admin):
@@ -85,7 +77,7 @@ def main():
     if bad:
         module.fail_json(msg=f"not a sha256 in lowercase hex: {bad[0]!r}")
     wanted = content(hashes) if hashes else None
-    if current(path) == wanted:
+    if current_bytes(path) == wanted:
         module.exit_json(changed=False, runtime=False)
     if module.check_mode:
         module.exit_json(changed=True, runtime=False)

@@ -58,7 +58,13 @@ import time
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_layout import front_admin, read_record, replace_link, write_durably
+from ansible.module_utils.fleet_layout import (
+    current_bytes,
+    front_admin,
+    read_record,
+    replace_link,
+    write_durably,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 DRAIN_POLL = 0.2
@@ -128,14 +134,6 @@ def switch(params, check_mode):
     return sent
 
 
-def _current_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
 def record(params, check_mode):
     """The record of what serves, written unless it already says this slot and release (then kept as it
     is, `switched_at` included). Returns (record, changed)."""
@@ -160,7 +158,7 @@ def config(module, check_mode):
     path, data = module.params["config_path"], module.params["config"].encode()
     if not data.endswith(b"\n"):
         data += b"\n"
-    if _current_bytes(path) == data:
+    if current_bytes(path) == data:
         return False
 
     def check(tmp):

@@ -60,6 +60,15 @@ def append_history(service_dir, records):
     return len(records)
 
 
+def current_bytes(path):
+    """The file's content, or None when it cannot be read (missing): what write_durably would replace."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def write_durably(path, data, mode=0o644, check=None):
     """Replaces `path` with `data` (bytes) so that a crash or power cut at any point leaves the old
     content or the new: written beside it, flushed to disk, checked with `check(tmp)` when given (it
