@@ -5,7 +5,8 @@ send the `Response` back.
 
 run() is called on the event loop's thread on purpose (both servers run the loop on the worker's main
 thread): one worker scores one request at a time, as Azure ML's server does, without a thread hop per
-request, and the SIGALRM scoring timeout works; workers add parallelism."""
+request, and the SIGALRM scoring timeout works; workers add parallelism. Liveness while every worker is busy is
+answered off the loop (liveness.py)."""
 
 import itertools
 import json
@@ -136,6 +137,8 @@ class Response:
     headers: tuple = ()  # (name, value) str pairs beyond content-type, content-length, x-request-id
 
 
+HEALTHY = Response(200, b"Healthy", TEXT)  # liveness, as Azure's server answers it
+
 # Seconds a client is told to wait before retrying a request refused while init() runs (it usually takes
 # a second or two: docs/serve.md).
 NOT_READY_RETRY_AFTER = "1"
@@ -258,7 +261,15 @@ class ScoringApp:
         return await request.read_body(limit, self.settings.read_timeout)
 
     async def _liveness(self, _):
-        return Response(200, b"Healthy", TEXT)
+        return HEALTHY
+
+    def respond_alive(self, request: Request) -> Response:
+        """GET / answered off the event loop while every worker is in run() (liveness.py), by respond()'s
+        rules for that path. Call finished() once it is sent."""
+        self.metrics.request_started()
+        if len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT:
+            return _id_too_long(request)
+        return HEALTHY
 
     async def _ready(self, _):
         if self.readiness.ready:

@@ -18,6 +18,7 @@ from granian._granian import RSGIWorker, SocketHolder, WorkerSignal
 from granian.http import HTTP1Settings
 
 from fleetdeploy.serve.app import ScoringApp
+from fleetdeploy.serve.liveness import BusyBoard
 from fleetdeploy.serve.logs import LOG
 from fleetdeploy.serve.rsgi import RsgiApp
 from fleetdeploy.serve.settings import Settings
@@ -53,7 +54,10 @@ def _http1(settings: Settings) -> HTTP1Settings:
 
 
 class GranianServer:
-    def __init__(self, app: ScoringApp, settings: Settings):
+    def __init__(self, app: ScoringApp, settings: Settings, board: BusyBoard):
+        # The board is not used: granian's Rust thread accepts and reads every connection itself, and a
+        # request reaches Python only on the loop run() holds (docs/serve.md, "Workers and signals").
+        del board
         self._app = app
         self._drain_timeout = settings.drain_timeout
         self._settings = settings

@@ -35,6 +35,7 @@ def serve(settings: Settings) -> int:
             ) from None
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # Only now: prometheus_client (imported by the worker module) picks its value store on import.
+    from fleetdeploy.serve.liveness import BusyBoard
     from fleetdeploy.serve.worker import http_server, run_worker
 
     try:
@@ -51,12 +52,13 @@ def serve(settings: Settings) -> int:
             + (", key auth on" if settings.auth_key_file else ""),
             extra={"fields": {"service": settings.service, "release": settings.release, "pid": os.getpid()}},
         )
+        board = BusyBoard(settings.workers)  # before any fork: the workers share it
         if settings.workers == 1:
-            code = run_worker(settings, script, sock)
+            code = run_worker(settings, script, sock, board)
         else:
             from fleetdeploy.serve.supervisor import supervise
 
-            code = supervise(settings, script, sock)
+            code = supervise(settings, script, sock, board)
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

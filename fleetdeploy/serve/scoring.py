@@ -8,9 +8,13 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fleetdeploy.serve.entry_script import EntryScript
+
+if TYPE_CHECKING:
+    from fleetdeploy.serve.liveness import BusySlot
 
 
 class ScoreError(Exception):
@@ -46,9 +50,11 @@ class _Alarm(BaseException):
 
 
 class Scorer:
-    def __init__(self, script: EntryScript, timeout: float):
+    def __init__(self, script: EntryScript, timeout: float, busy: "BusySlot | None" = None):
         self.script = script
         self.timeout = timeout
+        # This worker's slot on the board of workers inside run() (liveness.py); None: not tracked.
+        self._busy = busy
         self.last_run_ms = 0.0  # how long the last run() took (one request at a time per worker)
         self._armed = False
         self._main_thread = threading.main_thread().ident
@@ -100,15 +106,21 @@ class Scorer:
     def _call(self, kwargs: dict, headers: Mapping[str, str] | None):
         if self.script.takes_headers:
             kwargs["request_headers"] = headers if headers is not None else {}
-        alarm = self._use_alarm and threading.get_ident() == self._main_thread
+        on_loop = threading.get_ident() == self._main_thread  # not the sample request on init()'s thread
+        alarm = self._use_alarm and on_loop
+        busy = self._busy if on_loop else None
         started = time.perf_counter()
         try:
             if alarm:
                 self._armed = True
                 signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            if busy is not None:
+                busy.enter()
             try:
                 return self.script.run(**kwargs)
             finally:
+                if busy is not None:
+                    busy.leave()
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                     self._armed = False

@@ -12,6 +12,7 @@ import time
 
 from fleetdeploy.serve.entry_script import EntryScript
 from fleetdeploy.serve.errors import EntryScriptError, InitFailed
+from fleetdeploy.serve.liveness import BusyBoard
 from fleetdeploy.serve.logs import LOG, flush_logs
 from fleetdeploy.serve.metrics import forget_worker
 from fleetdeploy.serve.settings import Settings
@@ -22,7 +23,7 @@ _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 _RESTART_PAUSE = 1.0  # seconds; keeps a crash-looping worker from spinning the CPU
 
 
-def supervise(settings: Settings, script: EntryScript, sock: socket.socket) -> int:
+def supervise(settings: Settings, script: EntryScript, sock: socket.socket, board: BusyBoard) -> int:
     workers: dict[int, int] = {}  # pid -> worker slot
     state = {"stopping": False, "exit_code": 0}
 
@@ -32,7 +33,7 @@ def supervise(settings: Settings, script: EntryScript, sock: socket.socket) -> i
         pid = os.fork()
         if pid == 0:
             _die_with(supervisor_pid)
-            os._exit(_worker_main(settings, script, sock))
+            os._exit(_worker_main(settings, script, sock, board, slot))
         workers[pid] = slot
         LOG.info(f"worker {slot} started", extra={"fields": {"worker_pid": pid}})
 
@@ -75,12 +76,12 @@ def supervise(settings: Settings, script: EntryScript, sock: socket.socket) -> i
     return state["exit_code"]
 
 
-def _worker_main(settings: Settings, script: EntryScript, sock: socket.socket) -> int:
+def _worker_main(settings: Settings, script: EntryScript, sock: socket.socket, board: BusyBoard, slot: int) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 1
     try:
-        code = run_worker(settings, script, sock)
+        code = run_worker(settings, script, sock, board, slot)
     except BaseException:  # noqa: BLE001  (logged; the exit code tells the supervisor)
         LOG.exception("worker crashed")
     finally:

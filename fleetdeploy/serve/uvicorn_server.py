@@ -2,14 +2,17 @@
 drain that answers everything accepted before SIGTERM and nothing after it."""
 
 import asyncio
+import collections
 import functools
 import signal
 import socket
+from collections.abc import Callable
 
 import uvicorn
 
 from fleetdeploy.serve.app import ScoringApp
 from fleetdeploy.serve.asgi import AsgiApp
+from fleetdeploy.serve.liveness import BusyBoard, BusyLiveness
 from fleetdeploy.serve.settings import Settings
 from fleetdeploy.serve.tls import server_context
 from fleetdeploy.serve.uvicorn_limits import limited_protocol
@@ -35,10 +38,36 @@ class _DrainingServer(uvicorn.Server):
     so uvicorn's shutdown finds each with a request under way and waits for its answer, as for requests
     on connections it had accepted itself (`test_lifecycle.py`, the queued-requests test)."""
 
-    def __init__(self, config: uvicorn.Config):
+    def __init__(self, config: uvicorn.Config, max_connections: int,
+                 liveness: Callable[[socket.socket, Callable, Callable], BusyLiveness] | None):
         super().__init__(config)
+        self._max_connections = max_connections
         self.listener: socket.socket | None = None  # set by run(), before serving
-        self._taken: list[socket.socket] = []
+        self._taken: collections.deque[socket.socket] = collections.deque()  # accepted, not yet served
+        self._make_liveness = liveness
+        self._liveness: BusyLiveness | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._serving_taken: asyncio.Future | None = None
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        self._loop = asyncio.get_running_loop()
+        if self._make_liveness is not None and self.listener is not None:
+            self._liveness = self._make_liveness(self.listener, self.take, self.has_room)
+            self._liveness.start()
+
+    def take(self, connection: socket.socket) -> None:
+        """Serve a connection accepted elsewhere (the liveness thread); safe from any thread."""
+        self._taken.append(connection)
+        self._loop.call_soon_threadsafe(self._serve_taken_soon)
+
+    def has_room(self) -> bool:
+        """Whether one more connection stays within --max-connections; read from the liveness thread."""
+        return len(self.server_state.connections) + len(self._taken) < self._max_connections
+
+    def _serve_taken_soon(self) -> None:
+        if self._serving_taken is None or self._serving_taken.done():
+            self._serving_taken = asyncio.ensure_future(self._serve_taken())
 
     def handle_exit(self, sig, frame) -> None:
         # On the main thread, between two bytecodes of whatever runs there (often run() itself).
@@ -47,6 +76,8 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     def _stop_listening(self, listener: socket.socket) -> None:
+        if self._liveness is not None:
+            self._liveness.stop()
         try:
             while True:
                 connection, _ = listener.accept()  # the socket is non-blocking (the event loop's)
@@ -58,14 +89,25 @@ class _DrainingServer(uvicorn.Server):
         # Other workers and the supervisor close their copies on the same SIGTERM.
         listener.close()
 
-    async def shutdown(self, sockets=None) -> None:
+    async def _serve_taken(self) -> None:
         loop = asyncio.get_running_loop()
         protocol = functools.partial(self.config.http_protocol_class, config=self.config,
                                      server_state=self.server_state, app_state=self.lifespan.state)
-        for connection in self._taken:
-            await loop.connect_accepted_socket(protocol, connection, ssl=self.config.ssl)
-        self._taken.clear()
+        while self._taken:
+            await loop.connect_accepted_socket(protocol, self._taken.popleft(), ssl=self.config.ssl)
+
+    async def shutdown(self, sockets=None) -> None:
+        # Every taken connection is adopted (and its request read: the loop polls I/O before this
+        # coroutine resumes) before uvicorn's shutdown closes the connections that have no request.
+        if self._serving_taken is not None:
+            await self._serving_taken
+        await self._serve_taken()
         await super().shutdown(sockets)
+
+
+def _busy_liveness(listener: socket.socket, take: Callable, has_room: Callable, board: BusyBoard,
+                   app: ScoringApp) -> BusyLiveness:
+    return BusyLiveness(listener, board, app, take, has_room)
 
 
 def _tls(settings: Settings):
@@ -76,7 +118,7 @@ def _tls(settings: Settings):
 
 
 class UvicornServer:
-    def __init__(self, app: ScoringApp, settings: Settings):
+    def __init__(self, app: ScoringApp, settings: Settings, board: BusyBoard):
         config = uvicorn.Config(
             AsgiApp(app),
             http=limited_protocol(settings),  # httptools, with our limits (uvicorn_limits.py)
@@ -89,7 +131,12 @@ class UvicornServer:
             timeout_keep_alive=settings.keep_alive,
             ssl_context_factory=_tls(settings),
         )
-        self._server = _DrainingServer(config)
+        # Liveness while every worker is in run() (liveness.py) needs to read a request before TLS would
+        # let it: with --tls-cert a probe waits for a worker like any request (docs/serve.md).
+        liveness = None
+        if settings.tls_cert is None:
+            liveness = functools.partial(_busy_liveness, board=board, app=app)
+        self._server = _DrainingServer(config, settings.max_connections, liveness)
 
     def run(self, sock: socket.socket) -> None:
         """Serve on the main thread until stop() or SIGTERM/SIGINT, then drain."""

@@ -14,6 +14,7 @@ from fleetdeploy.serve.app import Readiness, ScoringApp
 from fleetdeploy.serve.entry_script import EntryScript
 from fleetdeploy.serve.errors import InitFailed
 from fleetdeploy.serve.identity import describe, list_model_dir
+from fleetdeploy.serve.liveness import BusyBoard
 from fleetdeploy.serve.logs import LOG
 from fleetdeploy.serve.metrics import Metrics
 from fleetdeploy.serve.scoring import ScoreError, Scorer
@@ -21,12 +22,15 @@ from fleetdeploy.serve.settings import Settings
 from fleetdeploy.serve.swagger import swagger_document
 
 
-def run_worker(settings: Settings, script: EntryScript, sock: socket.socket) -> int:
-    """Serve until SIGTERM/SIGINT (drain, then 0) or until init() fails (InitFailed.exit_code)."""
+def run_worker(settings: Settings, script: EntryScript, sock: socket.socket, board: BusyBoard, slot: int = 0) -> int:
+    """Serve until SIGTERM/SIGINT (drain, then 0) or until init() fails (InitFailed.exit_code). `board`
+    holds which workers are inside run(), `slot` is this worker's place on it (liveness.py)."""
     metrics = Metrics(settings.service, settings.release)
     readiness = Readiness()
-    app = ScoringApp(settings, Scorer(script, settings.timeout), metrics, readiness)
-    server = http_server(settings.http)(app, settings)
+    busy = board.slot(slot)
+    busy.leave()  # a worker that died inside run() left its slot marked
+    app = ScoringApp(settings, Scorer(script, settings.timeout, busy), metrics, readiness)
+    server = http_server(settings.http)(app, settings, board)
     outcome = {"exit_code": 0}
     threading.Thread(
         target=_start, args=(settings, script, app, server.stop, outcome), name="fleetdeploy-init", daemon=True
@@ -36,7 +40,8 @@ def run_worker(settings: Settings, script: EntryScript, sock: socket.socket) -> 
 
 
 def http_server(name: str):
-    """The server class for --http: both take (app, settings) and offer run(sock) and a thread-safe stop()."""
+    """The server class for --http: both take (app, settings, board) and offer run(sock) and a thread-safe
+    stop()."""
     if name == "granian":
         fix = "pip install 'granian>=2.8.7,<2.9' (see docs/serve.md) or use --http uvicorn"
         try:

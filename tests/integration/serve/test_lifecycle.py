@@ -214,6 +214,37 @@ def test_a_worker_busy_in_run_leaves_new_connections_to_idle_ones(start_server, 
     assert server.stop() == 0
 
 
+def test_liveness_answers_at_once_while_every_worker_is_inside_run(start_server, tmp_path, http_server):
+    if http_server == "granian":
+        pytest.skip("granian's Rust thread accepts and reads every connection and hands each request to the "
+                    "loop run() holds, so a probe waits for run() (docs/serve.md, Workers and signals)")
+    server, _ = start_two_workers(start_server, tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        busy = []
+        for number in range(2):  # both workers in a pure-Python run(), the worst case for another thread
+            started = tmp_path / f"spin-{number}-started"
+            body = json.dumps({"action": "spin", "seconds": 4, "started": str(started)})
+            busy.append(pool.submit(requests.post, server.url + "/score", data=body, timeout=20))
+            wait_for_file(started)
+        queued = pool.submit(requests.post, server.url + "/score", data='{"action": "echo"}', timeout=20)
+        times = []
+        for number in range(5):
+            began = time.monotonic()
+            probe = requests.get(server.url + "/", headers={"x-request-id": f"probe-{number}"}, timeout=5)
+            times.append(time.monotonic() - began)
+            assert probe.status_code == 200 and probe.text == "Healthy"
+            assert probe.headers["x-request-id"] == f"probe-{number}"
+        head = requests.head(server.url + "/", timeout=5)
+        assert head.status_code == 200 and head.headers["content-length"] == "7"
+        assert all(not future.done() for future in busy)  # every probe was answered while run() ran
+        # Requests that are not liveness, taken by the same thread, are served once a worker is free.
+        assert queued.result().status_code == 200
+        assert [future.result().status_code for future in busy] == [200, 200]
+    assert max(times) < 0.5 and sorted(times)[2] < 0.1, times
+    assert '"path": "/", "status": 200' in server.wait_for_log('"request_id": "probe-4"')
+    assert server.stop() == 0
+
+
 def test_worker_init_failure_stops_the_whole_server(start_server):
     server = start_server(["--entry-script", SCRIPTS / "toolbox.py", "--workers", "2"],
                           env={"TOOLBOX_INIT_FAIL": "1"})

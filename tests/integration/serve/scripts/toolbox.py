@@ -38,6 +38,13 @@ def run(raw_data, request_headers):
             open(request["started"], "w").close()
         time.sleep(request["seconds"])
         return {"slept": request["seconds"], "pid": os.getpid()}
+    if action == "spin":  # pure Python, holding the GIL but for the interpreter's switches
+        if "started" in request:
+            open(request["started"], "w").close()
+        deadline = time.monotonic() + request["seconds"]
+        while time.monotonic() < deadline:
+            pass
+        return {"spun": request["seconds"], "pid": os.getpid()}
     if action == "numpy":
         return {"array": np.arange(3), "scalar": np.float32(1.5)}
     if action == "set":
