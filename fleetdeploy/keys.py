@@ -8,7 +8,9 @@ server:
 
     primary   <key>
     secondary <key>
+    metrics   <token>      (endpoint.metrics_token: true only)
 
+The metrics token opens `GET /metrics` alone, for a Prometheus scraper that must not be able to score.
 It is mode 0600, or vault-encrypted (ansible-vault encrypt): then it is read and written again with the
 vault password the command was given.
 """
@@ -25,6 +27,7 @@ from fleetdeploy.private_files import write_private
 from fleetdeploy.vault import decrypted, encrypted, is_vaulted
 
 KEY_NAMES = ("primary", "secondary")
+TOKEN_NAMES = (*KEY_NAMES, "metrics")  # what the file may hold; `metrics` only with endpoint.metrics_token
 _KEY_BYTES = 32  # 256 bits, as url-safe base64: 43 characters
 
 
@@ -32,13 +35,25 @@ _KEY_BYTES = 32  # 256 bits, as url-safe base64: 43 characters
 class ServiceKeys:
     primary: str
     secondary: str
+    metrics: str | None = None
 
-    def get(self, which: str) -> str:
+    def get(self, which: str) -> str | None:
         return getattr(self, which)
+
+    def names(self) -> list[str]:
+        return [name for name in TOKEN_NAMES if self.get(name) is not None]
 
     def hashes(self) -> list[str]:
         """What the nodes keep: the sha256 (hex) of each key, in the order primary, secondary."""
-        return [hashlib.sha256(key.encode()).hexdigest() for key in (self.primary, self.secondary)]
+        return [_sha256(key) for key in (self.primary, self.secondary)]
+
+    def metrics_hashes(self) -> list[str]:
+        """The metrics token's sha256, or nothing when the file holds none."""
+        return [_sha256(self.metrics)] if self.metrics is not None else []
+
+
+def _sha256(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def new_key() -> str:
@@ -69,8 +84,8 @@ def read_keys(path: Path) -> ServiceKeys:
         words = line.split("#", 1)[0].split()
         if not words:
             continue
-        if len(words) != 2 or words[0] not in KEY_NAMES or words[1].startswith("sha256:"):
-            raise ConfigError(f"{where}:{number}: expected '<primary|secondary> <key>'")
+        if len(words) != 2 or words[0] not in TOKEN_NAMES or words[1].startswith("sha256:"):
+            raise ConfigError(f"{where}:{number}: expected '<primary|secondary|metrics> <key>'")
         if words[0] in found:
             raise ConfigError(f"{where}:{number}: {words[0]} is given twice")
         found[words[0]] = words[1]
@@ -83,19 +98,26 @@ def read_keys(path: Path) -> ServiceKeys:
     return ServiceKeys(**found)
 
 
-def ensure_keys(path: Path) -> tuple[ServiceKeys, bool]:
-    """The keys in `path`, made (both) and written when the file does not exist yet; True when made."""
-    if path.exists():
-        return read_keys(path), False
-    keys = ServiceKeys(new_key(), new_key())
-    write_keys(path, keys, vaulted=False)
-    return keys, True
+def ensure_keys(path: Path, *, metrics: bool = False) -> tuple[ServiceKeys, list[str]]:
+    """The keys in `path`: both keys made when the file does not exist yet, and a metrics token added when
+    `metrics` asks for one the file lacks; also the names of those made."""
+    if not path.exists():
+        keys = ServiceKeys(new_key(), new_key(), new_key() if metrics else None)
+        write_keys(path, keys, vaulted=False)
+        return keys, keys.names()
+    keys = read_keys(path)
+    if metrics and keys.metrics is None:
+        keys = replace(keys, metrics=new_key())
+        write_keys(path, keys, vaulted=is_vaulted(path.read_bytes()))
+        return keys, ["metrics"]
+    return keys, []
 
 
 def regenerate(path: Path, which: str) -> ServiceKeys:
-    """A new `which` key (primary or secondary) in `path`, the other kept; the file stays vaulted if it was."""
-    if which not in KEY_NAMES:
-        raise ConfigError(f"--which: {which!r} is not a key name; use primary or secondary")
+    """A new `which` key (primary, secondary or the metrics token) in `path`, the others kept; the file stays
+    vaulted if it was."""
+    if which not in TOKEN_NAMES:
+        raise ConfigError(f"--which: {which!r} is not a key name; use primary, secondary or metrics")
     keys = read_keys(path) if path.exists() else ServiceKeys(new_key(), new_key())
     keys = replace(keys, **{which: new_key()})
     write_keys(path, keys, vaulted=path.exists() and is_vaulted(path.read_bytes()))
@@ -104,5 +126,5 @@ def regenerate(path: Path, which: str) -> ServiceKeys:
 
 def write_keys(path: Path, keys: ServiceKeys, *, vaulted: bool) -> None:
     """Whole or not at all, mode 0600 from the start."""
-    text = "".join(f"{name:<9} {keys.get(name)}\n" for name in KEY_NAMES)
+    text = "".join(f"{name:<9} {keys.get(name)}\n" for name in keys.names())
     write_private(path, encrypted(text, f"endpoint.keys_file {path}") if vaulted else text.encode())

@@ -25,6 +25,7 @@ import http.client
 import json
 import math
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -146,6 +147,10 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
 def classify(exc: BaseException) -> str:
     """The failure kind of an exception raised while sending a request or reading its answer."""
     # Order matters: RemoteDisconnected is a ConnectionResetError, and timeouts are OSErrors.
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls_verify"  # the node's certificate is not one the client trusts for that name
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
     if isinstance(exc, http.client.RemoteDisconnected | BrokenPipeError):
         return "closed"  # the peer closed the (pooled) connection before answering
     if isinstance(exc, ConnectionRefusedError):
@@ -165,13 +170,21 @@ class Target:
     host: str
     port: int
     path: str
+    tls: bool = False
 
     @classmethod
     def from_url(cls, node: str, url: str, path: str) -> Target:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"{node}: {url!r} is not an http://host:port URL")
-        return cls(node, parts.hostname, parts.port or 80, parts.path.rstrip("/") + path)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{node}: {url!r} is not an http(s)://host:port URL")
+        tls = parts.scheme == "https"
+        return cls(node, parts.hostname, parts.port or (443 if tls else 80), parts.path.rstrip("/") + path, tls)
+
+    def connect(self, timeout: float, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+        """A connection, not yet opened; https with `context` (the hostname checked when it says so)."""
+        if self.tls:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
 
 class _Schedule:
@@ -228,6 +241,7 @@ class LoadRun:
         timeout: float = 10.0,
         expect_body: bytes | None = None,
         headers: dict[str, str] | None = None,  # sent with every request (e.g. Authorization)
+        tls_context: ssl.SSLContext | None = None,  # for https:// targets: what to trust
     ):
         if not targets:
             raise ValueError("no targets: give at least one node URL")
@@ -238,6 +252,7 @@ class LoadRun:
         self._body = body
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._timeout = timeout
+        self._tls_context = tls_context
         self._expect = expect_body.strip() if expect_body is not None else None
         self._max_requests = max_requests
         self._max_seconds = max_seconds
@@ -324,8 +339,7 @@ class LoadRun:
                     self._finish("requests")
                     break
                 if connection is None:
-                    target = worker.target
-                    connection = http.client.HTTPConnection(target.host, target.port, timeout=self._timeout)
+                    connection = worker.target.connect(self._timeout, self._tls_context)
                     worker.connections += 1
                 record, keep = self._send(connection, worker.target, now)
                 worker.records.append(record)

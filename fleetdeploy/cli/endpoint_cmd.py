@@ -13,22 +13,28 @@ import click
 from fleetdeploy.cli.apply_cmd import _console, _inventory_arg, _limit_opt, vault_options
 from fleetdeploy.cli.ops_cmd import _json_opt, _spec_opt
 
-_WHICH = click.Choice(["primary", "secondary"])
+_WHICH = click.Choice(["primary", "secondary", "metrics"])
 
 
-def _keys_path(spec_path: Path) -> Path:
+def _keys_path(spec_path: Path, which: str | None = None) -> Path:
     from fleetdeploy.errors import ConfigError
     from fleetdeploy.spec import load_spec
 
     spec = load_spec(spec_path)
     if spec.keys_path is None:
         raise ConfigError(f"{spec_path}: endpoint.auth is not `key`: service {spec.service} has no keys")
+    if which == "metrics" and not spec.endpoint.metrics_token:
+        raise ConfigError(
+            f"{spec_path}: endpoint.metrics_token is not true: service {spec.service} has no metrics token "
+            "(set it, then `fleetdeploy apply` makes one)"
+        )
     return spec.keys_path
 
 
 @click.group()
 def keys():
-    """The service's primary and secondary keys (endpoint.auth: key)."""
+    """The service's primary and secondary keys (endpoint.auth: key), and its metrics token
+    (endpoint.metrics_token)."""
 
 
 @keys.command()
@@ -40,8 +46,12 @@ def show(spec_path: Path, which: str | None, as_json: bool):
     """Print the service's keys, read from the spec's endpoint.keys_file."""
     from fleetdeploy.keys import read_keys
 
-    found = read_keys(_keys_path(spec_path))
-    names = [which] if which else ["primary", "secondary"]
+    found = read_keys(_keys_path(spec_path, which))
+    names = [which] if which else found.names()
+    if which and found.get(which) is None:
+        from fleetdeploy.errors import ConfigError
+
+        raise ConfigError(f"{spec_path}: the keys file has no {which} token yet: `fleetdeploy apply` makes it")
     if as_json:
         click.echo(json.dumps({name: found.get(name) for name in names}, indent=2))
     elif which:
@@ -55,12 +65,13 @@ def show(spec_path: Path, which: str | None, as_json: bool):
 @_inventory_arg
 @_spec_opt
 @_limit_opt
-@click.option("--which", type=_WHICH, required=True, help="The key to replace; the other keeps working.")
+@click.option("--which", type=_WHICH, required=True,
+              help="The key to replace; the other keeps working (metrics: the scrapers' token, which has no twin).")
 def regenerate(inventory: Path, spec_path: Path, limit: str | None, which: str):
     """Replace one key in the keys file and on every node of INVENTORY; the old one stops working there."""
     from fleetdeploy.keys import regenerate as new_key
 
-    path = _keys_path(spec_path)
+    path = _keys_path(spec_path, which)
     op = _operation(inventory, spec_path, limit)  # the inventory checked before the key changes
     new_key(path, which)
     _console().print(f"keys: new {which} key in {path}", markup=False)

@@ -140,6 +140,13 @@ def _show_status(console, result, as_json: bool) -> None:
     console.print(_status_view(result))
 
 
+def _tls(node) -> str:
+    # Days left and the start of the certificate's sha256, so nodes serving different ones stand out.
+    if node.tls_days_left is None:
+        return "-"
+    return f"{node.tls_days_left}d {node.tls_fingerprint[:8]}" if node.tls_fingerprint else f"{node.tls_days_left}d"
+
+
 def _status_view(result, stamp: str | None = None):
     """A table of short columns, then each node's reasons on lines of their own (they are long)."""
     from rich.console import Group
@@ -158,7 +165,7 @@ def _status_view(result, stamp: str | None = None):
             node.release or "-",
             _live_ready(node),
             _score(node),
-            "-" if node.tls_days_left is None else f"{node.tls_days_left}d",
+            _tls(node),
             {True: "key", False: "none", None: "-"}[node.auth],
             _instance(node),
             "-" if node.restarts is None else str(node.restarts),

@@ -55,6 +55,13 @@ class Plan:
         return self.prepared.for_host(self.hosts[host].spec).release
 
 
+def _made_keys(names: list[str]) -> str:
+    """"primary and secondary keys and metrics token", "metrics token", ..."""
+    keys = [name for name in names if name != "metrics"]
+    said = [f"{' and '.join(keys)} key{'s' if len(keys) > 1 else ''}"] if keys else []
+    return " and ".join(said + (["metrics token"] if "metrics" in names else []))
+
+
 def plan(
     inventory_path: Path,
     spec_path: Path,
@@ -73,9 +80,9 @@ def plan(
     spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
     hosts = host_specs(spec, inventory)  # refused overrides: before building
     if spec.keys_path is not None:
-        _, made = ensure_keys(spec.keys_path)
+        _, made = ensure_keys(spec.keys_path, metrics=spec.endpoint.metrics_token)
         if made:
-            say(f"keys: made the service's primary and secondary keys in {spec.keys_path} (mode 0600; "
+            say(f"keys: made the service's {_made_keys(made)} in {spec.keys_path} (mode 0600 unless vaulted; "
                 "`fleetdeploy keys show` prints them; keep the file out of version control, or vault-encrypt it)")
     tls = tls_host_variables(spec, inventory, Path(inventory_path), say)  # a node without its files: before building
     if run_dir is None:

@@ -137,17 +137,20 @@ def verify_variables(spec: Spec, *, expect_response: bool = True) -> dict:
 def endpoint_variables(spec: Spec) -> dict:
     """How clients reach the service (docs/security.md). TLS: whether the front speaks it and what the
     checks from the controller trust (each node's certificate is per host: tls_host_variables). Key auth:
-    the hashes the node front checks, and the keys file the checks read their key from (never the key
+    the hashes the node front checks (the keys', and the metrics token's), and the keys file the checks read their key from (never the key
     itself in a variable). Every entry point that writes the front's config carries them (with
     verify_variables), so no run turns TLS or auth off."""
     tls = spec.endpoint.tls != "none"
     trust = spec.tls_trust
     path = spec.keys_path
+    keys = read_keys(path) if path else None
     return {
         "fleet_front_tls": tls,
         "fleet_verify_tls": tls,
         "fleet_verify_ca_file": str(trust) if trust else "",
-        "fleet_front_key_hashes": read_keys(path).hashes() if path else [],
+        "fleet_front_key_hashes": keys.hashes() if keys else [],
+        # A metrics token the keys file holds opens /metrics only while the spec asks for one.
+        "fleet_front_metrics_hashes": keys.metrics_hashes() if keys and spec.endpoint.metrics_token else [],
         "fleet_verify_keys_file": str(path) if path else "",
     }
 

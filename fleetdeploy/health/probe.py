@@ -8,6 +8,7 @@ probed in parallel, so a slow or dead node costs one timeout, not one per node.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import ssl
@@ -34,6 +35,7 @@ class NodeProbe:
     error: str | None = None
     auth: bool | None = None  # whether the node asks for a key (GET /version without one answered 401)
     tls_days_left: int | None = None  # days until the node's certificate expires (https only)
+    tls_fingerprint: str | None = None  # sha256 of that certificate (hex), to tell which one each node serves
 
     @property
     def release(self) -> str | None:
@@ -98,7 +100,7 @@ def probe_node(
         return _request(f"{base}{path}", body=body, timeout=timeout, headers=headers, context=context)
 
     try:
-        days = _days_left(base, context, timeout) if base.startswith("https:") else None
+        days, fingerprint = _served_certificate(base, context, timeout) if base.startswith("https:") else (None, None)
         live_status, _, _ = ask("/")
         # Asked without the key first: the answer tells whether the node's front checks keys at all.
         version_status, version_body, _ = ask("/version")
@@ -108,7 +110,8 @@ def probe_node(
         ready_status, _, _ = ask("/ready", headers=_bearer(key))
         version = json.loads(version_body) if version_status == 200 else None
         probe = NodeProbe(
-            base, live=live_status == 200, ready=ready_status == 200, version=version, auth=auth, tls_days_left=days
+            base, live=live_status == 200, ready=ready_status == 200, version=version, auth=auth, tls_days_left=days,
+            tls_fingerprint=fingerprint,
         )
         if sample_body is None or not probe.ready:
             return probe
@@ -125,15 +128,17 @@ def probe_node(
         return NodeProbe(base, error=f"{type(exc).__name__}: {exc}")
 
 
-def _days_left(base: str, context: ssl.SSLContext, timeout: float) -> int:
-    """Days until the certificate the node presents expires (one TLS handshake, verified)."""
+def _served_certificate(base: str, context: ssl.SSLContext, timeout: float) -> tuple[int, str]:
+    """Days until the certificate the node presents expires, and its sha256 fingerprint (one TLS
+    handshake, verified)."""
     parts = urlsplit(base)
     with (
         socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
     ):
         expires = ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"])
-    return int((expires - time.time()) // 86400)
+        fingerprint = hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+    return int((expires - time.time()) // 86400), fingerprint
 
 
 def probe_fleet(

@@ -46,6 +46,7 @@ class NodeStatus:
     restarts: int | None = None
     auth: bool | None = None  # whether the node's front asks for a key (None: its port did not answer)
     tls_days_left: int | None = None  # days until the certificate the node serves expires (https only)
+    tls_fingerprint: str | None = None  # that certificate's sha256 (hex): which one the node serves
     drift: tuple[Difference, ...] | None = None  # None: not checked
     overrides: dict = field(default_factory=dict)  # the host's fleetdeploy_ settings (spec/overrides.py)
 
@@ -132,6 +133,7 @@ def _base(name: str, probe: NodeProbe | None, facts: NodeFacts | None) -> dict:
         "restarts": instance.get("restarts") if instance.get("exists") else None,
         "auth": probe.auth if http_answered else None,
         "tls_days_left": probe.tls_days_left if http_answered else None,
+        "tls_fingerprint": probe.tls_fingerprint if http_answered else None,
     }
 
 

@@ -265,6 +265,8 @@ class Endpoint(Section):
     # Where the keys are kept on the controller (0600, or vault-encrypted); relative to the spec. Made on
     # the first apply with auth on. Default: keys/<service>.keys beside the spec.
     keys_file: Path | None = None
+    # auth: key: a third, read-only token in the keys file that opens GET /metrics alone (a scraper's).
+    metrics_token: bool = Field(default=False, strict=True)
 
     @field_validator("tls", mode="before")
     @classmethod
@@ -306,6 +308,15 @@ class Endpoint(Section):
         if value is None:
             return None
         return resolve_path(value, base_dir(info), "a file on this controller, relative to the spec")
+
+    @model_validator(mode="after")
+    def _metrics_token_needs_keys(self) -> Endpoint:
+        if self.metrics_token and self.auth != "key":
+            raise problem(
+                "metrics_token is true but auth is not key: without key auth /metrics is open to anyone",
+                "set auth: key, or drop metrics_token", at=("metrics_token",),
+            )
+        return self
 
 
 class Server(Section):

@@ -5,10 +5,12 @@ order and share one fleet: each builds on the state the one before left."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -574,8 +577,9 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
     """endpoint.auth: key on node2 and node3: apply makes the two keys (0600, beside the spec, inside the
     code's folder yet not shipped with it) and each front refuses every path but GET / without one of them; status
     and invoke send the key; `keys regenerate --which primary` under constant load sent with the secondary
-    fails no request, the old primary is refused at once and the new one opens. The next test turns it
-    off again."""
+    fails no request, the old primary is refused at once and the new one opens. The metrics token
+    (endpoint.metrics_token) opens GET /metrics and nothing else, and rotates too. The next test turns
+    it off again."""
     from tests.load import start_load
 
     nodes = fleet.nodes[1:]
@@ -584,12 +588,13 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
     original = spec.read_text()
     sample = (project / "sample_request.json").read_bytes()
     urls = {host: url for host, url in scoring_urls(fleet).items() if host in limit.split(",")}
-    spec.write_text(original + "\nendpoint:\n  auth: key\n")
+    spec.write_text(original + "\nendpoint:\n  auth: key\n  metrics_token: true\n")
     try:
         done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
         keys_file = project / "keys" / f"{SERVICE}.keys"
-        assert f"keys: made the service's primary and secondary keys in {keys_file}" in done.stdout, done.stdout
+        assert f"keys: made the service's primary and secondary keys and metrics token in {keys_file}" \
+            in done.stdout, done.stdout
         assert keys_file.stat().st_mode & 0o777 == 0o600
         shown = fleetdeploy("keys", "show", "-f", spec, "--json")
         keys = json.loads(shown.stdout)
@@ -603,6 +608,11 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
             assert call(f"{url}/score", sample, key="not-" + keys["primary"])[0] == 401
             assert call(f"{url}/score", sample, key=keys["primary"])[:2] == (200, b"[2]")
             assert call(f"{url}/score", sample, key=keys["secondary"], scheme="bearer")[:2] == (200, b"[2]")
+            # The scraper's token: /metrics and nothing else.
+            status, body, _ = call(f"{url}/metrics", key=keys["metrics"])
+            assert status == 200 and b"fleetdeploy_requests_total" in body, (host, status)
+            for path, data in (("/score", sample), ("/version", None), ("/ready", None)):
+                assert call(f"{url}{path}", data, key=keys["metrics"])[0] == 401, (host, path)
         for node in nodes:  # the keys file lies in the code's folder: it must not be shipped with it
             shipped = node_exec(docker_engine, node, f"docker exec {serving_container(docker_engine, node)} "
                                 "find /var/azureml-app/code")
@@ -632,6 +642,13 @@ def test_key_auth_asks_every_path_but_liveness_for_a_key_and_a_key_rotates_under
         for host, url in urls.items():
             assert call(f"{url}/score", sample, key=keys["primary"])[0] == 401, host
             assert call(f"{url}/score", sample, key=new["primary"])[:2] == (200, b"[2]"), host
+        rotated = fleetdeploy("keys", "regenerate", fleet.inventory, "-f", spec, "--which", "metrics",
+                              "--limit", limit, timeout=600)
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        token = json.loads(fleetdeploy("keys", "show", "-f", spec, "--which", "metrics", "--json").stdout)["metrics"]
+        for host, url in urls.items():
+            assert call(f"{url}/metrics", key=keys["metrics"])[0] == 401, host
+            assert call(f"{url}/metrics", key=token)[0] == 200, host
     finally:
         spec.write_text(original)
     # Auth stays on for the next test, which adds TLS and then turns both off (an apply spared).
@@ -691,6 +708,7 @@ def test_tls_from_the_fleet_ca_serves_the_seed_client_over_https_with_the_hostna
         for host in urls:
             assert seen[host]["url"].startswith("https://") and seen[host]["auth"] is True, seen[host]
             assert 85 <= seen[host]["tls_days_left"] <= 90, seen[host]
+        renew_certificates_under_load(fleet, project, limit, ca_dir, urls, client, key)
     finally:
         spec.write_text(original)
     done = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", limit, timeout=900)
@@ -698,6 +716,59 @@ def test_tls_from_the_fleet_ca_serves_the_seed_client_over_https_with_the_hostna
     for host, url in urls.items():
         assert call(f"{url}/score", (project / "sample_request.json").read_bytes())[:2] == (200, b"[2]"), host
         assert call(f"{url}/version")[0] == 200, host
+
+
+def renew_certificates_under_load(fleet, project, limit, ca_dir, urls, client, key) -> None:
+    """Renewal before expiry: with 20 days left on the controller's copy of each node's certificate, the
+    next apply issues new ones and each front loads its new certificate (a seamless reload) while https
+    clients on keep-alive connections fail no request; the nodes then present the new certificates."""
+    from cryptography import x509
+
+    from fleetdeploy.fleet_ca import FleetCA
+    from tests.load import start_load
+
+    ca = FleetCA(ca_dir)
+    served = {host: served_certificate(url, client) for host, url in urls.items()}
+    for host in urls:
+        pem = ca_dir / "nodes" / f"{host}.pem"
+        present = x509.load_pem_x509_certificate(pem.read_bytes())
+        names = present.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        pem.unlink()  # re-issued below for the same names, with 20 days left: due for renewal
+        ca.node_certificate(host, [str(name.value) for name in names], days=20)
+    secure = {host: url.replace("http://", "https://") for host, url in urls.items()}
+    load = start_load(
+        secure, rate=20, max_requests=2400, max_seconds=180, body=(project / "sample_request.json").read_bytes(),
+        expect_body=b"[2]", timeout=10, headers={"Authorization": f"Bearer {key}"}, tls_context=client,
+    )
+    try:
+        time.sleep(2)
+        renewed = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", limit,
+                              timeout=900)
+        time.sleep(2)
+    finally:
+        load.stop()
+    summary = load.result(timeout=30).summary()
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    assert f"tls: issued certificates for {limit.replace(',', ', ')}" in renewed.stdout, renewed.stdout
+    assert summary.failed == 0 and summary.sent > 20, summary.line()
+    for host, url in urls.items():
+        now = served_certificate(url, client)
+        assert now != served[host], f"{host} still presents the certificate it had before the renewal"
+        assert x509.load_der_x509_certificate(now).not_valid_after_utc == \
+            x509.load_pem_x509_certificate((ca_dir / "nodes" / f"{host}.pem").read_bytes()).not_valid_after_utc
+    code, seen = status_json(fleet, project, "--limit", limit)
+    assert code == 0, seen
+    for host, url in urls.items():  # status says which certificate each node serves
+        assert 85 <= seen[host]["tls_days_left"] <= 90, seen[host]
+        assert seen[host]["tls_fingerprint"] == hashlib.sha256(served_certificate(url, client)).hexdigest()
+
+
+def served_certificate(url: str, context) -> bytes:
+    """The certificate (DER) the node's front presents, its chain checked against the fleet CA."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+        return tls.getpeercert(binary_form=True)
 
 
 def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):

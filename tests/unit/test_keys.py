@@ -61,8 +61,9 @@ def test_a_keys_file_others_can_read_is_refused_naming_it(tmp_path):
     [
         ("primary a\n", "no secondary key: `fleetdeploy keys regenerate --which secondary`"),
         ("primary a\nprimary b\nsecondary c\n", ":2: primary is given twice"),
-        ("primary sha256:" + "0" * 64 + "\nsecondary b\n", ":1: expected '<primary|secondary> <key>'"),
-        ("metrics a\n", ":1: expected"),
+        ("primary sha256:" + "0" * 64 + "\nsecondary b\n", ":1: expected '<primary|secondary|metrics> <key>'"),
+        ("tertiary a\n", ":1: expected"),
+        ("metrics a\n", "no primary and no secondary key"),
     ],
 )
 def test_a_bad_keys_file_names_file_and_line(tmp_path, text, problem):
@@ -71,6 +72,31 @@ def test_a_bad_keys_file_names_file_and_line(tmp_path, text, problem):
     path.chmod(0o600)
     with pytest.raises(ConfigError, match=problem.replace("(", "\\(").replace("`", ".")):
         read_keys(path)
+
+
+def test_a_metrics_token_is_added_when_asked_for_and_kept(tmp_path):
+    path = tmp_path / "mnist.keys"
+    keys, made = ensure_keys(path)
+    assert keys.metrics is None and keys.metrics_hashes() == []
+    with_token, made = ensure_keys(path, metrics=True)
+    assert made == ["metrics"] and (with_token.primary, with_token.secondary) == (keys.primary, keys.secondary)
+    assert with_token.metrics_hashes() == [hashlib.sha256(with_token.metrics.encode()).hexdigest()]
+    assert ensure_keys(path, metrics=True) == (with_token, [])
+    assert ensure_keys(path) == (with_token, [])  # turned off in the spec: kept in the file, not used
+    # serve --auth-key-file reads the same file: the token opens /metrics alone there too.
+    assert parse_key_file(path)["metrics"] == with_token.metrics_hashes()[0]
+    rotated = regenerate(path, "metrics")
+    assert rotated.metrics != with_token.metrics and rotated.primary == keys.primary
+
+
+def test_a_new_keys_file_with_a_metrics_token_has_all_three(tmp_path):
+    keys, made = ensure_keys(tmp_path / "k", metrics=True)
+    assert made == ["primary", "secondary", "metrics"] and len({keys.primary, keys.secondary, keys.metrics}) == 3
+
+
+def test_a_metrics_token_without_key_auth_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="endpoint.metrics_token: metrics_token is true but auth is not key"):
+        spec_with(tmp_path, "endpoint:\n  metrics_token: true\n")
 
 
 def test_a_vaulted_keys_file_is_read_and_stays_vaulted(tmp_path, monkeypatch):

@@ -35,6 +35,12 @@ def free_port() -> int:
 @pytest.fixture
 def serve(tmp_path):
     """A real scoring server with the example's model and entry script; killed after the test."""
+    process = start_serve(tmp_path)
+    yield process
+    stop_serve(process)
+
+
+def start_serve(tmp_path, *extra: str, scheme: str = "http"):
     port = free_port()
     log = tmp_path / "serve.log"
     command = [
@@ -56,21 +62,25 @@ def serve(tmp_path):
         "r-load-1",
         "--drain-timeout",
         "1",
+        *extra,
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+            if requests.get(f"{url}/ready", timeout=1, verify=False).status_code == 200:
                 break
         except requests.ConnectionError:
             pass
         assert process.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
     process.url = url
-    yield process
+    return process
+
+
+def stop_serve(process) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -212,3 +222,28 @@ def test_watcher_keeps_errors_apart_from_releases():
     watcher.stop()
     assert watcher.releases("n") == ["v1"]
     assert watcher.current("n") is None
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the readiness poll's
+def test_https_targets_are_loaded_trusting_the_given_ca_with_the_hostname_checked(tmp_path):
+    """What the sandbox's TLS tests send with: https on keep-alive connections, the server's certificate
+    checked against the given CA for the URL's host; one the client does not trust is its own failure kind."""
+    import ssl
+
+    from fleetdeploy.fleet_ca import FleetCA
+
+    ca = FleetCA(tmp_path / "ca")
+    ca.ensure()
+    node = ca.node_certificate("node1", ["127.0.0.1"])
+    process = start_serve(tmp_path, "--tls-cert", str(node.cert), "--tls-key", str(node.key), scheme="https")
+    try:
+        trusted = ssl.create_default_context(cafile=str(ca.cert_path))
+        report = run({"node1": process.url}, rate=20, max_requests=20, max_seconds=20, body=BODY,
+                     expect_body=b"[2]", tls_context=trusted)
+        summary = report.summary()
+        assert summary.ok == 20 and summary.connections == 2, summary.line()  # one per worker: kept alive
+        strangers = run({"node1": process.url}, rate=20, max_requests=4, max_seconds=10, body=BODY,
+                        tls_context=ssl.create_default_context())
+        assert strangers.summary().failures == {"tls_verify": 4}, strangers.summary().line()
+    finally:
+        stop_serve(process)

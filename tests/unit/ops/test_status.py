@@ -164,6 +164,7 @@ def test_the_json_document_has_one_object_per_node_and_a_summary():
         "restarts",
         "auth",
         "tls_days_left",
+        "tls_fingerprint",
         "drift",
         "overrides",
     }
