@@ -22,6 +22,7 @@ from fleetdeploy.deploy.tls import tls_host_variables, with_tls
 from fleetdeploy.deploy.variables import desired_digest, host_variables
 from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
 from fleetdeploy.keys import ensure_keys
+from fleetdeploy.model_checks import check_models
 from fleetdeploy.paths import new_run_folder, prune_run_folders
 from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
@@ -79,6 +80,7 @@ def plan(
     already read from those paths by this process (apply's preflight), not read again."""
     spec, inventory = loaded or (load_spec(spec_path), load_inventory(inventory_path, limit=limit))
     hosts = host_specs(spec, inventory)  # refused overrides: before building
+    check_models(spec, say)  # a model that would run code, or load with another scikit-learn: before building
     if spec.keys_path is not None:
         _, made = ensure_keys(spec.keys_path, metrics=spec.endpoint.metrics_token)
         if made:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from fleetdeploy.spec.fields import problem, problems
+from fleetdeploy.spec.fields import base_dir, problem, problems, resolve_existing
 from fleetdeploy.spec.node_runtime import NodeRuntime, check_runtime, environment_issues
 from fleetdeploy.spec.secrets import SecretRef, check_names, plain_value
 from fleetdeploy.spec.sections import (
@@ -41,6 +41,9 @@ class Spec(Section):
     health: Health = Health()
     rollout: Rollout = Rollout()
     registry: str | None = None
+    # The model registry's folder, for models: entries without a path; default: a workspace config found
+    # from the spec's folder upward (fleetdeploy-workspace.json), else the data home's workspace.
+    workspace: Path | None = None
     node_runtime: NodeRuntime = NodeRuntime()  # venv and conda runtimes only (docs/runtimes.md)
     env: dict[str, str] = Field(default_factory=dict)  # plain settings for the entry script
     secrets: dict[str, SecretRef] = Field(default_factory=dict)  # credentials, never in plain text here
@@ -74,6 +77,37 @@ class Spec(Section):
         if found:
             raise problems(found)
         return models
+
+    @field_validator("workspace", mode="before")
+    @classmethod
+    def _workspace(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        return resolve_existing(value, base_dir(info), "folder", "the model registry's folder, relative to the spec")
+
+    @model_validator(mode="after")
+    def _resolve_registered_models(self, info: ValidationInfo) -> Spec:
+        wanted = [(index, model) for index, model in enumerate(self.models) if model.path is None]
+        if not wanted:
+            return self
+        from fleetdeploy.errors import ConfigError
+        from fleetdeploy.registry import Workspace
+
+        try:
+            workspace = Workspace(self.workspace) if self.workspace else Workspace.from_config(start=base_dir(info))
+        except ConfigError as exc:
+            raise problem(str(exc), at=("workspace",)) from None
+        found = []
+        for index, model in wanted:
+            try:
+                registered = workspace.get(model.name, model.version, tag=model.tag)
+            except ConfigError as exc:
+                found.append((("models", index), str(exc), "`fleetdeploy model list` shows what is registered"))
+                continue
+            model.path, model.version, model._registered = registered.path, registered.version, True
+        if found:
+            raise problems(found)
+        return self
 
     @model_validator(mode="after")
     def _slot_ports_fit(self) -> Spec:

@@ -34,11 +34,17 @@ class Section(BaseModel):
 
 
 class ModelRef(Section):
-    """One model artifact, placed on nodes as azureml-models/<name>/<version>/<basename of path>."""
+    """One model artifact, placed on nodes as azureml-models/<name>/<version>/<basename of path>. Without
+    `path` it names a model in the registry (fleetdeploy/registry.py): `version`, else the latest
+    version carrying `tag`, else the latest; the spec resolves it (Spec._resolve_registered_models)."""
 
     name: str
-    version: int | str = 1
-    path: Path
+    version: int | str | None = None  # with a path: 1 when not given
+    path: Path | None = None
+    tag: str | None = None  # registry only: "key" or "key=value"
+    # Ship it even though its pickle imports something outside the known-safe list or was saved by
+    # another scikit-learn than the environment pins (model_checks.py): the user vouches for it.
+    trusted: bool = Field(default=False, strict=True)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -63,8 +69,27 @@ class ModelRef(Section):
 
     @field_validator("path", mode="before")
     @classmethod
-    def _path(cls, value: object, info: ValidationInfo) -> Path:
+    def _path(cls, value: object, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
         return resolve_existing(value, base_dir(info), "file or folder")
+
+    @model_validator(mode="after")
+    def _path_or_registry(self) -> ModelRef:
+        if self.path is not None:
+            if self.tag is not None:
+                raise problem("tag picks a registered model version; this entry gives a path",
+                              "drop tag, or drop path to take the model from the registry", at=("tag",))
+            if self.version is None:
+                self.version = 1
+        return self
+
+    @property
+    def registered(self) -> bool:
+        """Whether this entry was taken from the registry (no path in the spec)."""
+        return self._registered
+
+    _registered: bool = PrivateAttr(default=False)
 
     @property
     def layout_dir(self) -> str:
