@@ -1,0 +1,132 @@
+"""`Environment`: the Python packages a model needs, as the SDK's Environment keeps them (a pip
+requirements file or a conda specification), registered with versions in the workspace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from fleetdeploy.errors import ConfigError
+from fleetdeploy.registry import Workspace
+
+PIP_FILE = "requirements.txt"
+CONDA_FILE = "conda_dependencies.yml"
+
+
+class Environment:
+    def __init__(self, name: str):
+        if not name or "/" in name or name in (".", ".."):
+            raise ConfigError(f"Environment name {name!r}: a name that can be a folder name")
+        self.name = name
+        self.version: str | None = None  # set by register() / get()
+        self.pip_requirements: list[str] | None = None
+        self.conda_specification: dict | None = None
+
+    @classmethod
+    def from_pip_requirements(cls, name: str, file_path, pip_version: str | None = None) -> Environment:
+        env = cls(name)
+        env.pip_requirements = _requirement_lines(_read(file_path, "file_path"))
+        return env
+
+    @classmethod
+    def from_conda_specification(cls, name: str, file_path) -> Environment:
+        env = cls(name)
+        try:
+            content = yaml.safe_load(_read(file_path, "file_path"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file_path}: not YAML ({exc})") from None
+        if not isinstance(content, dict) or not isinstance(content.get("dependencies"), list):
+            raise ConfigError(f"{file_path}: a conda specification needs a `dependencies:` list")
+        env.conda_specification = content
+        return env
+
+    @property
+    def kind(self) -> str:
+        return "conda" if self.conda_specification is not None else "pip"
+
+    def file_text(self) -> str:
+        """The environment as the file the spec's environment: section takes."""
+        if self.conda_specification is not None:
+            return yaml.safe_dump(self.conda_specification, sort_keys=False)
+        return "".join(f"{line}\n" for line in self.pip_requirements or [])
+
+    def register(self, workspace: Workspace) -> Environment:
+        """A new version when the definition changed since the latest (as Azure: same content, same version)."""
+        folder = workspace.path / "environments" / self.name
+        versions = _versions(folder)
+        if versions and _load(folder / str(versions[-1])).file_text() == self.file_text():
+            self.version = str(versions[-1])
+            return self
+        version = (versions[-1] if versions else 0) + 1
+        staging = folder / f".{version}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        (staging / (CONDA_FILE if self.kind == "conda" else PIP_FILE)).write_text(self.file_text())
+        (staging / "environment.json").write_text(json.dumps(
+            {"name": self.name, "version": str(version), "kind": self.kind,
+             "created": datetime.now(UTC).isoformat(timespec="seconds")}, indent=2) + "\n")
+        staging.rename(folder / str(version))
+        self.version = str(version)
+        return self
+
+    @staticmethod
+    def get(workspace: Workspace, name: str, version: str | int | None = None, label=None) -> Environment:
+        folder = workspace.path / "environments" / name
+        versions = _versions(folder)
+        if not versions:
+            known = sorted(p.name for p in folder.parent.iterdir()) if folder.parent.is_dir() else []
+            raise ConfigError(f"no registered environment named {name!r} in {workspace.path} "
+                              f"(registered: {', '.join(known) or 'none yet'})")
+        chosen = int(version) if version is not None and str(version).isdigit() else versions[-1]
+        if chosen not in versions:
+            raise ConfigError(f"environment {name} has no version {version} (versions: {', '.join(map(str, versions))})")
+        return _load(folder / str(chosen))
+
+    def save_to_directory(self, path, overwrite: bool = False) -> None:
+        """conda_dependencies.yml (pip requirements become its pip section) and azureml_environment.json,
+        as the SDK writes them."""
+        folder = Path(path)
+        targets = [folder / CONDA_FILE, folder / "azureml_environment.json"]
+        if not overwrite and any(target.exists() for target in targets):
+            raise ConfigError(f"{folder}: already holds an environment; pass overwrite=True to replace it")
+        folder.mkdir(parents=True, exist_ok=True)
+        conda = self.conda_specification or {
+            "name": self.name, "dependencies": ["python=3.11", "pip", {"pip": list(self.pip_requirements or [])}],
+        }
+        targets[0].write_text(yaml.safe_dump(conda, sort_keys=False))
+        targets[1].write_text(json.dumps({"name": self.name, "version": self.version,
+                                          "python": {"condaDependenciesFile": CONDA_FILE}}, indent=2) + "\n")
+
+    def __repr__(self) -> str:
+        return f"Environment(name={self.name!r}, version={self.version!r}, kind={self.kind!r})"
+
+
+def _read(path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _requirement_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _versions(folder: Path) -> list[int]:
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / "environment.json").exists())
+
+
+def _load(folder: Path) -> Environment:
+    meta = json.loads((folder / "environment.json").read_text())
+    if meta["kind"] == "conda":
+        env = Environment.from_conda_specification(meta["name"], folder / CONDA_FILE)
+    else:
+        env = Environment.from_pip_requirements(meta["name"], folder / PIP_FILE)
+    env.version = meta["version"]
+    return env
