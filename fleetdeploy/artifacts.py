@@ -45,12 +45,21 @@ class ModelInput:
     path: Path
 
 
+def folder_bytes(folder: Path, files: Iterable[str]) -> int:
+    return sum((folder / name).stat().st_size for name in files)
+
+
 @dataclass(frozen=True)
 class StagedModel:
     name: str
     version: str
     dir: Path  # out_dir/models/<name>/<version>
     files: dict[str, str]  # path relative to `dir` -> sha256
+
+    @property
+    def bytes(self) -> int:
+        """What the version's files take on a node (the node's free space is checked against it)."""
+        return folder_bytes(self.dir, self.files)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,11 @@ class StagedArtifacts:
         """The code folder as one gzipped tar beside it: nodes get it in one transfer, where copying a
         folder costs Ansible two round-trips per file."""
         return self.code_dir.with_name(f"{self.code_hash}.tar.gz")
+
+    @property
+    def code_bytes(self) -> int:
+        """What the unpacked code folder takes on a node."""
+        return folder_bytes(self.code_dir, self.code_files)
 
     @property
     def models_dir(self) -> Path:

@@ -55,6 +55,7 @@ def release_variables(spec: Spec, prepared: PreparedRelease, *, service_vars: di
         "fleet_artifacts_models": _shipped_models(prepared),
         "fleet_artifacts_code_hash": staged.code_hash,
         "fleet_artifacts_code_archive": staged.code_archive,
+        "fleet_artifacts_code_bytes": staged.code_bytes,
         # The secrets' file on the controller: copied, never read into a variable (no value in any output).
         "fleet_artifacts_secrets_src": prepared.secrets_file or "",
         "fleet_artifacts_secret_names": sorted(spec.secrets) if prepared.secrets_file else [],
@@ -104,6 +105,7 @@ def _shipped_models(prepared: PreparedRelease) -> list[dict]:
             "name": model.name,
             "version": model.version,
             "src": model.dir,
+            "bytes": model.bytes,
             "files": [{"path": path, "sha256": sha} for path, sha in sorted(model.files.items())],
         }
         for model in prepared.staged.models

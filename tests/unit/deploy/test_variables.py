@@ -183,6 +183,9 @@ def test_sample_request_and_model_layout_reach_the_roles(variables):
     assert variables["fleet_service_models"] == [{"name": "sklearn_mnist", "version": "1"}]
     (model,) = variables["fleet_artifacts_models"]
     assert [entry["path"] for entry in model["files"]] == ["model.pkl"]
+    # What fleet_artifacts checks against each node's free space before sending anything.
+    assert model["bytes"] == Path(model["src"], "model.pkl").stat().st_size > 0
+    assert variables["fleet_artifacts_code_bytes"] > 0
     assert (variables["fleet_service_memory"], variables["fleet_service_cpus"]) == (str(1024**3), 1.0)
 
 
