@@ -421,6 +421,36 @@ def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fl
     assert code == 0 and nodes[node.host]["state"] == "healthy", nodes[node.host]
 
 
+def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_starts_a_stopped_one(
+    fleet, project, docker_engine
+):
+    """Docker's engine stopped on node3 (a package upgrade, someone's maintenance): while no slot listens
+    its front answers 503 with Retry-After, not resets, and status calls it unhealthy; started again, the
+    engine brings the serving container back (restart policy unless-stopped) and the node serves the
+    release it served, with no controller. Stopped again, the next apply starts it and the node serves."""
+    node = fleet.nodes[2]
+    url = scoring_urls(fleet)[node.host]
+    body = (project / "sample_request.json").read_bytes()
+    served = version(node)["release"]
+    node_exec(docker_engine, node, "systemctl stop docker.socket docker.service")
+    try:
+        status, _, headers = call(f"{url}/score", body)
+        assert status == 503 and headers.get("retry-after"), (status, headers)
+        code, nodes = status_json(fleet, project, "--limit", node.host)
+        assert code == 1 and nodes[node.host]["state"] == "unhealthy", nodes[node.host]
+    finally:
+        node_exec(docker_engine, node, "systemctl start docker.service")
+    answers = score_until_served(url, body, timeout=120)
+    assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
+    assert version(node)["release"] == served
+
+    node_exec(docker_engine, node, "systemctl stop docker.socket docker.service")
+    done = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", node.host,
+                       timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert call(f"{url}/score", body)[:2] == (200, b"[2]") and version(node)["release"] == served
+
+
 def test_a_score_py_edited_by_hand_is_drift_on_that_node_only(fleet, project, docker_engine):
     edited = fleet.nodes[2]
     node_exec(
