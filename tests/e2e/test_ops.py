@@ -451,6 +451,44 @@ def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_s
     assert call(f"{url}/score", body)[:2] == (200, b"[2]") and version(node)["release"] == served
 
 
+def test_a_slot_killed_under_load_costs_clients_no_reset_only_a_wait_or_a_503_with_retry_after(
+    fleet, project, docker_engine
+):
+    """kill -9 of node3's serving process while a bounded load (10 requests/s, keep-alive) goes through
+    its front: Docker restarts it, and every request sent after the kill is either held by the front until
+    the slot answers or answered 503 with Retry-After; none is reset or refused. The one request that may
+    be in flight at the instant of the kill can be cut (HAProxy logs it SC with no bytes: docs/faults.md).
+    status counts the restart."""
+    from tests.load import start_load
+
+    node = fleet.nodes[2]
+    url = scoring_urls(fleet)[node.host]
+    body = (project / "sample_request.json").read_bytes()
+    container = serving_container(docker_engine, node)
+    load = start_load({node.host: url}, rate=10, max_requests=900, max_seconds=90, body=body,
+                      expect_body=b"[2]", timeout=20)
+    try:
+        time.sleep(2)
+        # As the kernel's OOM killer does: `docker kill` would count as a stop by hand, which the
+        # restart policy leaves stopped.
+        before = load.elapsed()
+        node_exec(docker_engine, node, f"kill -KILL $(docker inspect --format '{{{{.State.Pid}}}}' {container})")
+        killed = (before, load.elapsed())  # the kill happened between these
+        score_until_served(url, body, timeout=60)
+        time.sleep(2)
+    finally:
+        load.stop()
+    report = load.result(timeout=60)
+    summary = report.summary()
+    print(f"kill -9 under load: {summary.line()}")
+    cut = [record for record in report.records if record.outcome == "closed"]
+    assert set(summary.failures) <= {"http_503", "closed"}, summary.line()
+    assert all(record.start <= killed[1] and record.start + record.latency >= killed[0] for record in cut), (killed, cut)
+    assert len(cut) <= 1, cut
+    code, nodes = status_json(fleet, project, "--limit", node.host, "--facts")  # restarts come from the node
+    assert code == 0 and nodes[node.host]["restarts"] >= 1 and nodes[node.host]["state"] == "healthy", nodes[node.host]
+
+
 def test_a_score_py_edited_by_hand_is_drift_on_that_node_only(fleet, project, docker_engine):
     edited = fleet.nodes[2]
     node_exec(
