@@ -36,7 +36,10 @@ class _DrainingServer(uvicorn.Server):
     clients are refused), and the drain hands them to uvicorn before its shutdown runs. Their requests
     are read in the loop iteration that follows (I/O is polled before the shutdown coroutine resumes),
     so uvicorn's shutdown finds each with a request under way and waits for its answer, as for requests
-    on connections it had accepted itself (`test_lifecycle.py`, the queued-requests test)."""
+    on connections it had accepted itself (`test_lifecycle.py`, the queued-requests test).
+
+    Connections the liveness thread took while every worker was in run() (liveness.py) come in the same
+    way: `take()` queues them for the loop, and the drain adopts any still queued before shutting down."""
 
     def __init__(self, config: uvicorn.Config, max_connections: int,
                  liveness: Callable[[socket.socket, Callable, Callable], BusyLiveness] | None):
@@ -94,7 +97,11 @@ class _DrainingServer(uvicorn.Server):
         protocol = functools.partial(self.config.http_protocol_class, config=self.config,
                                      server_state=self.server_state, app_state=self.lifespan.state)
         while self._taken:
-            await loop.connect_accepted_socket(protocol, self._taken.popleft(), ssl=self.config.ssl)
+            connection = self._taken.popleft()
+            try:
+                await loop.connect_accepted_socket(protocol, connection, ssl=self.config.ssl)
+            except OSError:
+                connection.close()  # the client left before it was served: nothing to answer
 
     async def shutdown(self, sockets=None) -> None:
         # Every taken connection is adopted (and its request read: the loop polls I/O before this
