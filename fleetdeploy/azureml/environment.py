@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from fleetdeploy.registry import Workspace
 
 PIP_FILE = "requirements.txt"
 CONDA_FILE = "conda_dependencies.yml"
+DEFAULT_BASE_IMAGE = "fleetdeploy/python:3.11-slim"  # the spec's default (environment.base_image)
 
 
 class Environment:
@@ -86,6 +89,24 @@ class Environment:
             raise ConfigError(f"environment {name} has no version {version} (versions: {', '.join(map(str, versions))})")
         return _load(folder / str(chosen))
 
+    def build_local(self, workspace: Workspace, platform=None, useDocker: bool = False,
+                    pushImageToWorkspaceAcr: bool = False, base_image: str = DEFAULT_BASE_IMAGE, **_cloud) -> str:
+        """The environment on this machine, with fleetdeploy's scoring server in it: a Python environment
+        under the workspace (useDocker=False: a venv for pip, `conda env create` for conda), or the
+        scoring image on the local Docker engine (useDocker=True). Returns the environment's folder (its
+        bin/fleetdeploy serves) or the image's tag. Registers the environment first if it is not."""
+        if self.version is None:
+            self.register(workspace)
+        if useDocker:
+            from fleetdeploy.image.builder import build_scoring_image
+            from fleetdeploy.image.environment import EnvironmentInput
+
+            folder = workspace.path / "environments" / self.name / str(self.version)
+            source = folder / (CONDA_FILE if self.kind == "conda" else PIP_FILE)
+            given = {"conda": source} if self.kind == "conda" else {"pip": source}
+            return build_scoring_image(EnvironmentInput(**given), base_image=base_image, service=f"env-{self.name}").tag
+        return str(_build_python_environment(self, workspace.path / "environments" / self.name / str(self.version)))
+
     def save_to_directory(self, path, overwrite: bool = False) -> None:
         """conda_dependencies.yml (pip requirements become its pip section) and azureml_environment.json,
         as the SDK writes them."""
@@ -130,3 +151,39 @@ def _load(folder: Path) -> Environment:
         env = Environment.from_pip_requirements(meta["name"], folder / PIP_FILE)
     env.version = meta["version"]
     return env
+
+
+def _build_python_environment(env: Environment, folder: Path) -> Path:
+    """folder/local: the environment's packages and the scoring server's wheel (the one images get). Made
+    in place (a venv's scripts name their interpreter by its path) and removed again if a step fails."""
+    from fleetdeploy.image.server_wheel import build_server_wheel
+    from fleetdeploy.paths import cache_home
+
+    target = folder / "local"
+    shutil.rmtree(target, ignore_errors=True)
+    wheel = build_server_wheel(cache_home()).path
+    try:
+        if env.kind == "conda":
+            conda = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
+            if conda is None:
+                raise ConfigError(f"environment {env.name}: build_local(useDocker=False) of a conda environment "
+                                  "needs conda on this machine (not found on PATH); useDocker=True builds the "
+                                  "scoring image")
+            _run([conda, "env", "create", "--yes", "--prefix", str(target), "--file", str(folder / CONDA_FILE)], env)
+        else:
+            _run([sys.executable, "-m", "venv", str(target)], env)
+            _run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                  "-r", str(folder / PIP_FILE)], env)
+        _run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              str(wheel)], env)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
+
+
+def _run(argv: list[str], env: Environment) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise ConfigError(f"environment {env.name}: `{' '.join(argv[:4])} ...` failed (exit {done.returncode}):\n{tail}")
