@@ -174,7 +174,7 @@ class ScoringApp:
         path, method = request.path, request.method
         route = self._routes.get(path)
         try:
-            if len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT:
+            if _ids_too_long(request):
                 return _id_too_long(request)
             if self.auth is not None and not self._opens(request):
                 # Which keys exist, or whether the one sent was close, is not said.
@@ -267,7 +267,7 @@ class ScoringApp:
         """GET / answered off the event loop while every worker is in run() (liveness.py), by respond()'s
         rules for that path. Call finished() once it is sent."""
         self.metrics.request_started()
-        if len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT:
+        if _ids_too_long(request):
             return _id_too_long(request)
         return HEALTHY
 
@@ -290,6 +290,10 @@ class ScoringApp:
                               "@input_schema/@output_schema (or inference-schema is not installed)",
                          request.request_id)
         return Response(200, self.swagger)
+
+
+def _ids_too_long(request: Request) -> bool:
+    return len(request.request_id) > REQUEST_ID_LIMIT or len(request.client_request_id or "") > REQUEST_ID_LIMIT
 
 
 def _id_too_long(request: Request) -> Response:

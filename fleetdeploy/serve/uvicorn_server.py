@@ -42,7 +42,7 @@ class _DrainingServer(uvicorn.Server):
     way: `take()` queues them for the loop, and the drain adopts any still queued before shutting down."""
 
     def __init__(self, config: uvicorn.Config, max_connections: int,
-                 liveness: Callable[[socket.socket, Callable, Callable], BusyLiveness] | None):
+                 liveness: Callable[..., BusyLiveness] | None):
         super().__init__(config)
         self._max_connections = max_connections
         self.listener: socket.socket | None = None  # set by run(), before serving
@@ -56,7 +56,7 @@ class _DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         self._loop = asyncio.get_running_loop()
         if self._make_liveness is not None and self.listener is not None:
-            self._liveness = self._make_liveness(self.listener, self.take, self.has_room)
+            self._liveness = self._make_liveness(self.listener, hand_over=self.take, has_room=self.has_room)
             self._liveness.start()
 
     def take(self, connection: socket.socket) -> None:
@@ -112,11 +112,6 @@ class _DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _busy_liveness(listener: socket.socket, take: Callable, has_room: Callable, board: BusyBoard,
-                   app: ScoringApp) -> BusyLiveness:
-    return BusyLiveness(listener, board, app, take, has_room)
-
-
 def _tls(settings: Settings):
     if settings.tls_cert is None:
         return None
@@ -142,7 +137,7 @@ class UvicornServer:
         # let it: with --tls-cert a probe waits for a worker like any request (docs/serve.md).
         liveness = None
         if settings.tls_cert is None:
-            liveness = functools.partial(_busy_liveness, board=board, app=app)
+            liveness = functools.partial(BusyLiveness, board=board, app=app)
         self._server = _DrainingServer(config, settings.max_connections, liveness)
 
     def run(self, sock: socket.socket) -> None:
