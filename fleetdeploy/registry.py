@@ -59,14 +59,12 @@ class RegisteredModel:
 
 
 class Workspace:
-    """A registry folder. `Workspace(path)` opens (and makes) it; `Workspace.from_config()` finds it."""
+    """A registry folder. `Workspace(path)` opens it; `Workspace.from_config()` finds it. Opening writes
+    nothing (a spec that names registered models is read without touching the disk): the folder is made
+    by the first registration."""
 
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path is not None else default_workspace()
-        marker = self.path / "workspace.json"
-        if not marker.exists():
-            self.path.mkdir(parents=True, exist_ok=True)
-            marker.write_text(json.dumps({"schema": SCHEMA}) + "\n")
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, start: Path | None = None) -> Workspace:
@@ -104,6 +102,9 @@ class Workspace:
         if refused:
             raise ConfigError(unsafe_message(refused, "register it anyway with trust=True (CLI: --trust)"))
         with self._lock():
+            marker = self.path / "workspace.json"
+            if not marker.exists():
+                marker.write_text(json.dumps({"schema": SCHEMA}) + "\n")
             version = max(self.versions(name), default=0) + 1
             folder = self._model_dir(name, version)
             staging = folder.with_name(f".{version}.partial")

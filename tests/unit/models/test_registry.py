@@ -100,6 +100,7 @@ def test_from_config_finds_the_workspace_upward_as_azure_does(tmp_path, monkeypa
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "config.json").write_text('{"debug": true}')  # someone else's config.json
     assert Workspace.from_config(start=tmp_path / "other").path == tmp_path / "home" / "workspace"
+    assert not (tmp_path / "home" / "workspace").exists()  # opening writes nothing; registering makes it
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ConfigError, match='no "workspace_dir"'):
         Workspace.from_config(tmp_path / "bad.json")
