@@ -161,7 +161,8 @@ def stage_spec_artifacts(spec, out_dir: Path, leave_out: Iterable[Path | None] =
         out_dir,
         # The keys file (endpoint.auth: key) is never code, with auth on or off: a secret, and a new key
         # must not change the release.
-        exclude=(spec.source, spec.keys_location, *leave_out),
+        # The model registry (spec.workspace) is not code either, when it lies in the source folder.
+        exclude=(spec.source, spec.keys_location, spec.workspace, *leave_out),
     )
 
 

@@ -86,6 +86,18 @@ class Model:
                               "pass _workspace= to find a registered model's path")
         return str(_served_path(Path(root), model_name, version))
 
+    @staticmethod
+    def deploy(workspace: Workspace, name: str, models: list[Model], inference_config=None, deployment_config=None,
+               deployment_target=None, overwrite: bool = False, show_output: bool = False):
+        """A service running `models` with the inference config: on this machine's Docker engine
+        (LocalWebservice.deploy_configuration, the default) or on a fleet (FleetWebservice). Deploys before
+        it returns (what it did: wait_for_deployment(show_output=True)); a failure raises
+        WebserviceException with the reason and the log's last lines."""
+        from fleetdeploy.azureml.webservice import deploy
+
+        return deploy(workspace, name, models, inference_config, deployment_config, overwrite=overwrite,
+                      show_output=show_output)
+
     def serialize(self) -> dict:
         return self._record.as_json()
 

@@ -161,6 +161,23 @@ def _server_stage(stage: _Stage, env_image, env_hash: str, wheel: ServerWheel, s
     return _build(stage, tag, dockerfile, files), tag, False
 
 
+def build_front_image(base_image: str, *, progress: Progress | None = None, build_log: Progress | None = None) -> str:
+    """The front image (HAProxy on `base_image`) for services on this machine's engine, built once per base
+    image and template. Returns its tag."""
+    say = progress or (lambda line: None)
+    client = docker_client()
+    base = _local_image(client, base_image, "environment.base_image")
+    front_hash = _hash({"base": base.id, "template": template_text("front.Dockerfile.j2")})
+    tag = f"fleetdeploy-front:{front_hash}"
+    _, cached = _cached(client, tag, "fleetdeploy.front_hash", front_hash)
+    if cached:
+        return tag
+    say(f"building front image {tag} (HAProxy) from {base_image}")
+    stage = _Stage(client, None, say, build_log or say)
+    _build(stage, tag, render_template("front.Dockerfile.j2", base_image=base.id, front_hash=front_hash), {})
+    return tag
+
+
 def size_line(tag: str, base, env_image, image) -> str:
     """What takes the scoring image's space, layer group by layer group (MB as `docker images` counts)."""
     total, env, below = (int(item.attrs.get("Size") or 0) for item in (image, env_image, base))

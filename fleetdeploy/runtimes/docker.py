@@ -22,7 +22,7 @@ from fleetdeploy.spec.model import Spec
 @dataclass(frozen=True)
 class ImageRelease:
     image: BuiltImage
-    archive: SavedImage | None  # None when the nodes pull from the spec's registry
+    archive: SavedImage | None  # None when the nodes pull from the spec's registry, or run locally (image_release)
 
     @property
     def identity(self) -> str:
@@ -34,15 +34,8 @@ class DockerRuntime:
     def prepare(
         self, spec: Spec, work_dir: Path, *, say: Say, build_log: Say | None, leave_out: tuple[Path, ...]
     ) -> PreparedRelease:
-        env = spec.environment
-        image = build_scoring_image(
-            EnvironmentInput(pip=env.pip, conda=env.conda),
-            base_image=env.base_image,
-            service=spec.service,
-            progress=say,
-            build_log=build_log,
-            cache_dir=cache_home(),
-        )
+        prepared = image_release(spec, work_dir, say=say, build_log=build_log, leave_out=leave_out)
+        image = prepared.runs_from.image
         if spec.registry:
             image, archive = replace(image, tag=push_image(image, spec.registry, say=say)), None
         else:
@@ -50,16 +43,7 @@ class DockerRuntime:
             # Tarballs are hundreds of MB each and only the current one is needed to deploy; keep a few
             # recent ones so switching back and forth between releases does not re-save.
             prune_saved_images(cache_home(), keep=3)
-        staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
-        settings, values = release_settings(spec)
-        runs_from = ImageRelease(image, archive)
-        return PreparedRelease(
-            release_id(runs_from.identity, staged, settings),
-            staged,
-            settings,
-            runs_from,
-            secrets_file=write_secrets_file(values),
-        )
+        return replace(prepared, runs_from=ImageRelease(image, archive))
 
     def role_variables(self, spec: Spec, prepared: PreparedRelease) -> dict:
         image: ImageRelease = prepared.runs_from
@@ -104,3 +88,29 @@ def service_variables(spec: Spec, prepared: PreparedRelease) -> dict:
         "fleet_service_device_requests": gpu_device_requests(spec.resources.gpus),
         **server_variables("fleet_service_", spec, prepared),
     }
+
+
+def image_release(
+    spec: Spec, work_dir: Path, *, say: Say, build_log: Say | None = None, leave_out: tuple[Path, ...] = ()
+) -> PreparedRelease:
+    """The release as this machine's Docker engine runs it: the image built, the artifacts staged, the id
+    named; nothing saved or pushed for nodes (a local service, fleetdeploy/local, runs it as it is)."""
+    env = spec.environment
+    image = build_scoring_image(
+        EnvironmentInput(pip=env.pip, conda=env.conda),
+        base_image=env.base_image,
+        service=spec.service,
+        progress=say,
+        build_log=build_log,
+        cache_dir=cache_home(),
+    )
+    staged = stage_spec_artifacts(spec, work_dir / "staged", leave_out)  # not artifacts/: ansible-runner's
+    settings, values = release_settings(spec)
+    runs_from = ImageRelease(image, None)
+    return PreparedRelease(
+        release_id(runs_from.identity, staged, settings),
+        staged,
+        settings,
+        runs_from,
+        secrets_file=write_secrets_file(values),
+    )
