@@ -295,9 +295,11 @@ def deploy(workspace: Workspace, name: str, models, inference_config: InferenceC
         service = LocalService(workspace.path, name)
         if service.exists() or folder.joinpath(SPEC_FILE).is_file():
             if not overwrite:
-                raise WebserviceException(
-                    f"a service named {name!r} already exists in workspace {workspace.path}; pass "
-                    "overwrite=True to replace it, or use its update()")
+                other = service.elsewhere()
+                where = (f"on this machine's Docker engine, deployed from {other}" if other
+                         else f"in workspace {workspace.path}")
+                raise WebserviceException(f"a service named {name!r} already exists {where}; pass overwrite=True "
+                                          "to replace it, or use its update()")
             service.delete(lambda line: None)
         port = config.port or _free_port(config.address)
         # The slots listen in the front container's own network namespace: any two ports but the service's.

@@ -51,12 +51,13 @@ def vault_options(command):
     return command
 
 
-def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = True):
+def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = True, optional: bool = False):
     """The INVENTORY argument (or -i INVENTORY, as Ansible users type it) with the vault flags (the
     inventory may hold vaulted values); the become flags where the command works as root on the nodes;
-    and where it runs Ansible, Ansible's: -e, --forks, -v. A command takes no flag it would ignore."""
+    and where it runs Ansible, Ansible's: -e, --forks, -v. A command takes no flag it would ignore.
+    `optional`: the command has another way to name its target (it gets inventory=None then)."""
     if command is None:
-        return functools.partial(_inventory_arg, runs_ansible=runs_ansible, becomes=becomes)
+        return functools.partial(_inventory_arg, runs_ansible=runs_ansible, becomes=becomes, optional=optional)
     running = (
         _environment_option(
             f"{_OPTIONS}.use_verbosity", "-v", "--verbose", "count", count=True,
@@ -85,7 +86,9 @@ def _inventory_arg(command=None, *, runs_ansible: bool = True, becomes: bool = T
 
     @functools.wraps(command)
     def with_one_inventory(*args, inventory: Path | None, inventory_option: Path | None, **kwargs):
-        if (inventory is None) == (inventory_option is None):
+        if inventory is not None and inventory_option is not None:
+            raise click.UsageError("give the inventory once: INVENTORY or -i INVENTORY")
+        if inventory is None and inventory_option is None and not optional:
             raise click.UsageError("give the inventory once: INVENTORY or -i INVENTORY")
         return command(*args, inventory=inventory or inventory_option, **kwargs)
 

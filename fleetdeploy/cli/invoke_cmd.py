@@ -1,11 +1,13 @@
 """`fleetdeploy invoke`: one request to the scoring service of every node, each node's answer printed
-(as `az ml online-endpoint invoke` does for an Azure endpoint)."""
+(as `az ml online-endpoint invoke` does for an Azure endpoint); `--local NAME` to a service on this
+machine's Docker engine (LocalWebservice, fleetdeploy/local)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import uuid
+from pathlib import Path
 
 import click
 
@@ -14,25 +16,35 @@ from fleetdeploy.cli.ops_cmd import _json_opt, _port_opt, _service_opt, _spec_lo
 
 
 @click.command()
-@_inventory_arg(runs_ansible=False, becomes=False)  # HTTP from here to each node, no Ansible run
+@_inventory_arg(runs_ansible=False, becomes=False, optional=True)  # HTTP from here to each node, no Ansible run
 @_spec_long_opt
 @_service_opt
 @_port_opt
 @_limit_opt
 @click.option("--node", help="Only this host (its inventory name).")
+@click.option("--local", "local_name", metavar="NAME",
+              help="The service NAME on this machine's Docker engine (Model.deploy with LocalWebservice), not a fleet.")
+@click.option("--workspace", type=click.Path(path_type=Path),
+              help="With --local: the workspace folder [default: found as Workspace.from_config() finds it].")
 @click.option(
     "-r", "--request-file", type=click.File("rb"), help="The request body (JSON), or - for stdin [default: the spec's sample request]."
 )
 @click.option("--timeout", type=float, default=60, show_default=True, help="Seconds to wait for each node's answer.")
 @_json_opt
-def invoke(inventory, spec_path, service, port, limit, node, request_file, timeout, as_json):
-    """POST a request to /score on every node of INVENTORY and print each node's answer."""
+def invoke(inventory, spec_path, service, port, limit, node, local_name, workspace, request_file, timeout, as_json):
+    """POST a request to /score on every node of INVENTORY (or the local service --local NAME) and print
+    each answer."""
     from fleetdeploy.errors import ConfigError
     from fleetdeploy.health.probe import invoke_fleet
     from fleetdeploy.inventory import load_inventory, scoring_url
     from fleetdeploy.ops.logs import pick_hosts
     from fleetdeploy.spec.overrides import host_port
 
+    if (inventory is None) == (local_name is None):
+        raise click.UsageError("give INVENTORY (a fleet) or --local NAME (a service on this machine), one of them")
+    if local_name is not None:
+        local = _local_service(local_name, workspace)
+        spec_path, urls = local.settings().spec, {"local": local.scoring_uri.removesuffix("/score")}
     target = _target(spec_path, service, port)
     if request_file is not None:
         body = request_file.read()
@@ -40,10 +52,12 @@ def invoke(inventory, spec_path, service, port, limit, node, request_file, timeo
         body = target.sample_body.encode()
     else:
         raise ConfigError("give the request: --request-file FILE (or - for stdin); the spec has no sample request")
-    hosts = pick_hosts(load_inventory(inventory, limit=limit), node)
+    if local_name is None:
+        hosts = pick_hosts(load_inventory(inventory, limit=limit), node)
+        urls = {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in hosts}
     request_id = f"invoke-{uuid.uuid4().hex[:12]}"
     answers = invoke_fleet(
-        {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in hosts},
+        urls,
         body,
         request_id=request_id,
         timeout=timeout,
@@ -65,6 +79,14 @@ def invoke(inventory, spec_path, service, port, limit, node, request_file, timeo
         )
         console.print(f"  {answer.answer}", markup=False)
     sys.exit(0 if ok else 1)
+
+
+def _local_service(name: str, workspace: Path | None):
+    from fleetdeploy.local.service import LocalService
+    from fleetdeploy.registry import Workspace
+
+    found = Workspace(workspace) if workspace else Workspace.from_config()
+    return LocalService(found.path, name)
 
 
 def _as_json(name: str, answer) -> dict:

@@ -70,6 +70,12 @@ class LocalService:
     def exists(self) -> bool:
         return self.settings_file.is_file() or bool(self._containers())
 
+    def elsewhere(self) -> str | None:
+        """The folder of another workspace whose service of this name runs here (container names are the
+        engine's, not a workspace's), or None."""
+        folders = {c.labels.get("fleetdeploy.local.folder") for c in self._containers()} - {str(self.folder)}
+        return next(iter(sorted(f for f in folders if f)), None)
+
     def settings(self) -> Settings:
         try:
             data = json.loads(self.settings_file.read_text())

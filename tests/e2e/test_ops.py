@@ -841,6 +841,36 @@ def served_certificate(url: str, context) -> bytes:
         return tls.getpeercert(binary_form=True)
 
 
+def test_the_seeds_deploy_block_with_a_fleet_configuration_rolls_out_through_apply(fleet, project, tmp_path, monkeypatch):
+    """Model.deploy with FleetWebservice.deploy_configuration: the registered model and environment go to
+    the sandbox fleet through apply's own preflight, plan and rollout; the service attached again by name
+    answers [2] from every node, and `fleetdeploy status` on the spec it wrote says healthy."""
+    from fleetdeploy.azureml import (
+        Environment,
+        FleetWebservice,
+        InferenceConfig,
+        Model,
+        Webservice,
+        Workspace,
+    )
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "score.py").write_bytes((project / "score.py").read_bytes())
+    ws = Workspace(tmp_path / "ws")
+    model = Model.register(ws, project / "model" / "sklearn_mnist_model.pkl", "sklearn_mnist")
+    environment = Environment.from_pip_requirements("tutorial-env", project / "requirements.txt")
+    config = InferenceConfig(entry_script="score.py", environment=environment)
+    deployment = FleetWebservice.deploy_configuration(inventory=fleet.inventory, rollout={"batch": [1, "100%"]})
+    service = Model.deploy(ws, SERVICE, [model], config, deployment, overwrite=True)
+    service.wait_for_deployment(show_output=True)
+    attached = Webservice(ws, SERVICE)
+    assert isinstance(attached, FleetWebservice) and attached.state == "Healthy"
+    assert attached.run((project / "sample_request.json").read_text()) == {node.host: [2] for node in fleet.nodes}
+    assert set(attached.scoring_uris) == {node.host for node in fleet.nodes}
+    done = fleetdeploy("status", fleet.inventory, "-f", attached.spec_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_remove_is_refused_while_another_deploy_holds_the_lock(fleet, project, docker_engine):
     held = fleet.nodes[1]
     holder = {"run_id": "elsewhere-1", "user": "ana", "controller": "ci-runner-7", "action": "apply"}

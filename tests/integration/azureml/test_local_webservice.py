@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from fleetdeploy.azureml import (
     Environment,
@@ -22,6 +23,7 @@ from fleetdeploy.azureml import (
     WebserviceException,
     Workspace,
 )
+from fleetdeploy.cli import main
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.local.service import LABEL
 
@@ -101,6 +103,12 @@ def test_the_seeds_local_deployment_serves_updates_under_load_and_deletes_cleanl
     first = json.loads((workspace.path / "services" / "sklearn-mnist-local" / "state" / "active.json").read_text())
     assert score_with_id(service.scoring_uri, "seed-request-42") == b"[2]"
     assert wait_for_log(service, "seed-request-42")  # the access line follows the answer by a moment
+    invoked = CliRunner().invoke(main, ["invoke", "--local", "sklearn-mnist-local", "--json",
+                                        "-r", str(EXAMPLE / "sample_request.json")])
+    assert invoked.exit_code == 0, invoked.output
+    answer = json.loads(invoked.output)["nodes"][0]
+    assert answer["answer"] == [2] and answer["url"] == "http://localhost:6789/score"
+    assert wait_for_log(service, answer["request_id"])
 
     Model.register(workspace, EXAMPLE / "model" / "sklearn_mnist_model.pkl", "sklearn_mnist", tags={"stage": "v2"})
     body = (EXAMPLE / "sample_request.json").read_bytes()
