@@ -81,3 +81,9 @@ def test_build_local_with_docker_gives_the_scoring_image(tmp_path):
     assert tag.startswith("fleetdeploy-env-tutorial-env:"), tag  # apply's naming: fleetdeploy-<service>:<hash>
     ran = docker_client().containers.run(tag, ["fleetdeploy", "serve", "--help"], remove=True)
     assert b"--entry-script" in ran
+    from click.testing import CliRunner
+
+    from fleetdeploy.cli import main
+
+    built = CliRunner().invoke(main, ["env", "build", "tutorial-env", "--docker", "-w", str(ws.path)])
+    assert built.exit_code == 0 and built.output.splitlines()[-1] == tag, built.output  # the CLI: the same image
