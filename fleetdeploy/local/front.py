@@ -1,6 +1,7 @@
-"""A local service's front: HAProxy in a container that holds the service's port, with the config a node's
-front has (rendered from roles/fleet_front/templates/front.cfg.j2), both slots behind it on the front
-container's own loopback (the slots join its network namespace, as a node's slots share the node's)."""
+"""A local service's front: HAProxy in a container with the config a node's front has (rendered from
+roles/fleet_front/templates/front.cfg.j2), both slots behind it on one loopback: the front and the slots
+join the network namespace of a holder container that publishes the service's port (as a node's front
+and slots share the node's)."""
 
 from __future__ import annotations
 
@@ -92,9 +93,29 @@ def _port_taken(address: str, port: int, service: str) -> str:
             f"service {service} another: LocalWebservice.deploy_configuration(port=...)")
 
 
-def start_front(client, *, image: str, name: str, files: FrontFiles, address: str, port: int, labels: dict,
-                service: str):
-    """The front container, publishing `port` on `address`, answering on its admin socket."""
+_LOGS = {"max-size": "10m", "max-file": "3"}
+
+
+def start_holder(client, *, image: str, name: str, address: str, port: int, labels: dict, service: str):
+    """The container that holds the service's network namespace and publishes its port, and does nothing
+    else (a pod's pause container): the front and the slots join it, so the front restarting on its own
+    (HAProxy crashed, a `docker restart`) finds the slots where they were."""
+    try:
+        return client.containers.run(
+            image, command=["sleep", "infinity"], name=name, detach=True, init=True,
+            ports={f"{port}/tcp": (address, port)}, labels=labels, restart_policy={"Name": "unless-stopped"},
+            cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            log_config=docker.types.LogConfig(type="json-file", config=_LOGS),
+        )
+    except docker.errors.APIError as exc:
+        text = str(exc.explanation or exc)
+        if "port is already allocated" in text or "address already in use" in text:
+            raise ConfigError(_port_taken(address, port, service)) from None
+        raise EnvironmentProblem(f"the Docker engine refused the network of {service}: {text}") from None
+
+
+def start_front(client, *, image: str, name: str, files: FrontFiles, holder: str, labels: dict, service: str):
+    """The front container in `holder`'s network namespace, answering on its admin socket."""
     try:
         container = client.containers.run(
             image,
@@ -102,18 +123,15 @@ def start_front(client, *, image: str, name: str, files: FrontFiles, address: st
                      "-f", f"{CONFIG_IN_CONTAINER}/local.cfg"],
             name=name,
             detach=True,
-            ports={f"{port}/tcp": (address, port)},
+            network_mode=f"container:{holder}",
             volumes={str(files.folder): {"bind": CONFIG_IN_CONTAINER, "mode": "ro"},
                      str(files.run_dir): {"bind": SOCKET_IN_CONTAINER, "mode": "rw"}},
             labels=labels,
             restart_policy={"Name": "unless-stopped"},
-            log_config=docker.types.LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
+            log_config=docker.types.LogConfig(type="json-file", config=_LOGS),
         )
     except docker.errors.APIError as exc:
-        text = str(exc.explanation or exc)
-        if "port is already allocated" in text or "address already in use" in text:
-            raise ConfigError(_port_taken(address, port, service)) from None
-        raise EnvironmentProblem(f"the Docker engine refused the front of {service}: {text}") from None
+        raise EnvironmentProblem(f"the Docker engine refused the front of {service}: {exc.explanation or exc}") from None
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         try:

@@ -1,9 +1,9 @@
 """A scoring service on this machine's own Docker engine: the SDK's LocalWebservice without a cloud.
 
 The same release a fleet gets (the spec read and checked as `apply` reads it, the same scoring image,
-models and code staged the same way), run as a node runs it: a front holding the port and two slots
-(blue, green) behind it. A deploy or update starts the new release in the free slot, waits until it
-is ready, then switches the front with the nodes' own module (fleet_front_switch: new requests to the
+models and code staged the same way), run as a node runs it: a front and two slots (blue, green) behind
+it, in one network namespace that a holder container keeps and publishes the port from. A deploy or
+update starts the new release in the free slot, waits until it is ready, then switches the front with the nodes' own module (fleet_front_switch: new requests to the
 new slot, the old one drained) and only then stops the old slot, so clients never see the port closed
 or a request cut. A release that does not become ready is refused and the serving one stays.
 
@@ -28,7 +28,7 @@ from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.dockerhost import docker_client
 from fleetdeploy.errors import ConfigError, DeployError
 from fleetdeploy.image.builder import build_front_image
-from fleetdeploy.local.front import SLOTS, FrontFiles, check_port_free, start_front
+from fleetdeploy.local.front import SLOTS, FrontFiles, check_port_free, start_front, start_holder
 from fleetdeploy.local.role_code import front_switch, layout, role_values
 from fleetdeploy.model_checks import check_models
 from fleetdeploy.runtimes.docker import image_release
@@ -101,7 +101,7 @@ class LocalService:
         if not active:
             return "Failed"
         running = {c.name for c in self._containers() if c.status == "running"}
-        wanted = {self._front_name(), self._slot_name(active["slot"])}
+        wanted = {self._holder_name(), self._front_name(), self._slot_name(active["slot"])}
         return "Healthy" if wanted <= running else "Unhealthy"
 
     # -- deploy, update, delete ---------------------------------------------------------------------
@@ -139,7 +139,7 @@ class LocalService:
         self._remove(client, self._slot_name(slot))  # what an earlier refused release left
         say(f"starting release {prepared.release} in slot {slot}")
         container = client.containers.run(**slot_container(spec, prepared, slot=slot, name=self._slot_name(slot),
-                                                           front=self._front_name(), labels=self._labels()))
+                                                           holder=self._holder_name(), labels=self._labels()))
         reason = wait_ready(container, spec.rollout.slot_ports_for(spec.port)[slot], spec.health.ready_timeout)
         if reason:
             container.reload()
@@ -183,6 +183,9 @@ class LocalService:
     def _front_name(self) -> str:
         return f"fleetdeploy-local-{self.name}-front"
 
+    def _holder_name(self) -> str:
+        return f"fleetdeploy-local-{self.name}-net"
+
     def _slot_name(self, slot: str) -> str:
         return f"fleetdeploy-local-{self.name}-{slot}"
 
@@ -194,20 +197,32 @@ class LocalService:
         return client.containers.list(all=True, filters={"label": f"{LABEL}={self.name}"})
 
     def _ensure_front(self, client, spec: Spec, settings: Settings, say: Say) -> None:
-        try:
-            front = client.containers.get(self._front_name())
-        except docker.errors.NotFound:
-            front = None
-        if front is not None and front.status == "running":
+        """The holder of the port and the front in its namespace, started or made as needed. A holder made
+        anew is a new namespace: a front (or slot) left in the old one is replaced."""
+        holder, front = self._container(client, self._holder_name()), self._container(client, self._front_name())
+        if holder is not None and holder.status == "running" and front is not None and front.status == "running" \
+                and front.attrs["HostConfig"]["NetworkMode"] == f"container:{holder.id}":
             return
+        image = build_front_image(spec.environment.base_image, progress=say, build_log=_quiet)
+        if holder is None:
+            say(f"publishing {settings.address}:{settings.port} for {self.name}")
+            holder = start_holder(client, image=image, name=self._holder_name(), address=settings.address,
+                                  port=settings.port, labels=self._labels(), service=self.name)
+        elif holder.status != "running":
+            holder.start()
         if front is not None:
             front.remove(force=True)
-        image = build_front_image(spec.environment.base_image, progress=say, build_log=_quiet)
-        serving = self.active().get("slot")
-        self.front.write(self.name, spec.port, spec.rollout.slot_ports_for(spec.port), serving)
-        say(f"starting the front of {self.name} on {settings.address}:{settings.port}")
-        start_front(client, image=image, name=self._front_name(), files=self.front, address=settings.address,
-                    port=settings.port, labels=self._labels(), service=self.name)
+        self.front.write(self.name, spec.port, spec.rollout.slot_ports_for(spec.port), self.active().get("slot"))
+        say(f"starting the front of {self.name}")
+        start_front(client, image=image, name=self._front_name(), files=self.front, holder=holder.id,
+                    labels=self._labels(), service=self.name)
+
+    @staticmethod
+    def _container(client, name: str):
+        try:
+            return client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
 
     def _switch(self, spec: Spec, prepared: PreparedRelease, slot: str, active: dict) -> None:
         module = front_switch()
@@ -228,9 +243,8 @@ class LocalService:
         }}, False)
 
     def _remove(self, client, name: str, stop_timeout: int = 0) -> None:
-        try:
-            container = client.containers.get(name)
-        except docker.errors.NotFound:
+        container = self._container(client, name)
+        if container is None:
             return
         if stop_timeout and container.status == "running":
             container.stop(timeout=stop_timeout)  # SIGTERM: the server finishes what it has
@@ -252,10 +266,10 @@ class LocalService:
                 shutil.rmtree(releases / str(number), ignore_errors=True)
 
 
-def slot_container(spec: Spec, prepared: PreparedRelease, *, slot: str, name: str, front: str, labels: dict) -> dict:
+def slot_container(spec: Spec, prepared: PreparedRelease, *, slot: str, name: str, holder: str, labels: dict) -> dict:
     """containers.run()'s arguments for a release in `slot`: as roles/fleet_service runs it on a node
     (its defaults: user, restart policy, logs; read-only code and models, no capabilities), listening on
-    the slot's port inside the front's network namespace."""
+    the slot's port inside the service's network namespace (the holder's, shared with the front)."""
     defaults = role_values("fleet_service")
     staged = prepared.staged
     port = spec.rollout.slot_ports_for(spec.port)[slot]
@@ -285,7 +299,7 @@ def slot_container(spec: Spec, prepared: PreparedRelease, *, slot: str, name: st
         "image": prepared.runs_from.image.tag,
         "name": name,
         "detach": True,
-        "network_mode": f"container:{front}",
+        "network_mode": f"container:{holder}",
         "user": defaults["fleet_service_user"],
         "environment": env,
         "volumes": volumes,
@@ -302,7 +316,7 @@ def slot_container(spec: Spec, prepared: PreparedRelease, *, slot: str, name: st
 
 
 def wait_ready(container, port: int, timeout: float) -> str | None:
-    """None once the slot answers /ready on its port (asked from inside: the port is the front's
+    """None once the slot answers /ready on its port (asked from inside: the port is the service's
     namespace's), else why not: init() failed (the container stopped or restarts), or the time ran out."""
     probe = ["python3", "-c",
              f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/ready', timeout=2)"]

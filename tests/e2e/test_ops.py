@@ -867,6 +867,16 @@ def test_the_seeds_deploy_block_with_a_fleet_configuration_rolls_out_through_app
     assert isinstance(attached, FleetWebservice) and attached.state == "Healthy"
     assert attached.run((project / "sample_request.json").read_text()) == {node.host: [2] for node in fleet.nodes}
     assert set(attached.scoring_uris) == {node.host for node in fleet.nodes}
+    asked = attached.invoke((project / "sample_request.json").read_bytes(), request_id="fleet-webservice-7")
+    assert {name: answer.status for name, answer in asked.items()} == {node.host: 200 for node in fleet.nodes}
+    deadline = time.monotonic() + 20  # the access line follows the answer by a moment
+    while True:
+        logs = attached.get_logs(num_lines=200)  # every node's, each line after its node's name
+        found = all(f"{node.host}: " in logs and f"fleet-webservice-7-{node.host}" in logs for node in fleet.nodes)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert found, logs[-2000:]
     done = fleetdeploy("status", fleet.inventory, "-f", attached.spec_path, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 

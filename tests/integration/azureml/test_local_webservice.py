@@ -128,7 +128,8 @@ def test_the_seeds_local_deployment_serves_updates_under_load_and_deletes_cleanl
     assert second["previous"] == first["release"]
     assert service.run(json.loads(body)) == [2]
     assert {c.name for c in containers_of(docker_client, "sklearn-mnist-local")} == {
-        "fleetdeploy-local-sklearn-mnist-local-front", second["instance"]}  # the old slot stopped and removed
+        "fleetdeploy-local-sklearn-mnist-local-net", "fleetdeploy-local-sklearn-mnist-local-front",
+        second["instance"]}  # the old slot stopped and removed
 
     service.reload()  # the entry script started afresh in the other slot
     third = json.loads((workspace.path / "services" / "sklearn-mnist-local" / "state" / "active.json").read_text())
@@ -177,3 +178,21 @@ def test_a_taken_port_a_name_in_use_and_an_init_that_raises_are_refused_with_the
         service = Webservice(workspace, "mnist-local")
         service.update(inference_config=failing)
     assert service.state == "Healthy" and service.run((EXAMPLE / "sample_request.json").read_text()) == [2]
+
+
+def test_the_front_restarted_on_its_own_finds_the_serving_slot_again(workspace, docker_client):
+    """The front (HAProxy) and the slots share the network namespace of a holder container: a front that
+    crashes or is restarted by hand comes back to the same loopback, where the slot still listens."""
+    config = InferenceConfig("score.py", environment=Environment.get(workspace, "tutorial-env"))
+    service = Model.deploy(workspace, "restarted-front", [Model(workspace, "sklearn_mnist")], config,
+                           LocalWebservice.deploy_configuration())
+    docker_client.containers.get("fleetdeploy-local-restarted-front-front").restart(timeout=5)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            answer = service.run((EXAMPLE / "sample_request.json").read_text())
+            break
+        except WebserviceException:
+            assert time.monotonic() < deadline, "the restarted front never reached the slot again"
+            time.sleep(0.2)
+    assert answer == [2] and service.state == "Healthy"
