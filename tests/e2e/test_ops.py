@@ -455,10 +455,9 @@ def test_a_slot_killed_under_load_costs_clients_no_reset_only_a_wait_or_a_503_wi
     fleet, project, docker_engine
 ):
     """kill -9 of node3's serving process while a bounded load (10 requests/s, keep-alive) goes through
-    its front: Docker restarts it, and every request sent after the kill is either held by the front until
-    the slot answers or answered 503 with Retry-After; none is reset or refused. The one request that may
-    be in flight while the process dies can be cut (HAProxy logs it SC with no bytes: docs/faults.md).
-    status counts the restart."""
+    its front: Docker restarts it, and every request, those in flight while the process dies included, is
+    either held by the front until the slot answers or answered 503 with Retry-After; none is cut, reset
+    or refused (docs/faults.md). status counts the restart."""
     from tests.load import start_load
 
     node = fleet.nodes[2]
@@ -481,12 +480,7 @@ def test_a_slot_killed_under_load_costs_clients_no_reset_only_a_wait_or_a_503_wi
     report = load.result(timeout=60)
     summary = report.summary()
     print(f"kill -9 under load: {summary.line()}")
-    cut = [record for record in report.records if record.outcome == "closed"]
-    assert set(summary.failures) <= {"http_503", "closed"}, summary.line()
-    # Cut: only requests on their way while the process dies (the kill command's time plus a moment for the
-    # front to see the slot gone), at most one per load connection; never one sent later.
-    assert all(record.start <= killed[1] + 0.5 and record.start + record.latency >= killed[0] for record in cut), (killed, cut)
-    assert len(cut) <= 2, cut
+    assert set(summary.failures) <= {"http_503"}, (summary.line(), killed)  # the front's or the server's, both with Retry-After
     code, nodes = status_json(fleet, project, "--limit", node.host, "--facts")  # restarts come from the node
     assert code == 0 and nodes[node.host]["restarts"] >= 1 and nodes[node.host]["state"] == "healthy", nodes[node.host]
 
