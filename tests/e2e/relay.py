@@ -8,6 +8,8 @@ import socket
 import socketserver
 import threading
 
+from tests.seed_port import seed_port
+
 
 class _Pipe(socketserver.BaseRequestHandler):
     def handle(self):
@@ -38,13 +40,15 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 @contextlib.contextmanager
-def relay(target_port: int, listen_port: int = 6789):
-    server = _Server(("127.0.0.1", listen_port), _Pipe)
-    server.target_port = target_port
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
+def relay(target_port: int):
+    """127.0.0.1:6789 relayed to `target_port` while the block runs (taking turns with other tests on 6789)."""
+    with seed_port() as listen_port:
+        server = _Server(("127.0.0.1", listen_port), _Pipe)
+        server.target_port = target_port
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()

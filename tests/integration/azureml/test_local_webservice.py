@@ -26,12 +26,12 @@ from fleetdeploy.azureml import (
 from fleetdeploy.cli import main
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.local.service import LABEL
+from tests.seed_port import SEED_PORT, seed_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mnist"
 SEED = Path(__file__).resolve().parents[2] / "unit" / "azureml" / "seed"
-SEED_PORT = 6789
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,16 @@ def score_with_id(url: str, request_id: str) -> bytes:
         return answer.read()
 
 
-def test_the_seeds_local_deployment_serves_updates_under_load_and_deletes_cleanly(workspace, capsys, docker_client):
+@pytest.fixture
+def port_6789():
+    """The seed's port, taken in turns with the e2e tests' relay (tests/seed_port.py)."""
+    with seed_port() as port:
+        yield port
+
+
+def test_the_seeds_local_deployment_serves_updates_under_load_and_deletes_cleanly(port_6789, workspace, capsys,
+                                                                                  docker_client):
+    # port_6789 first: held until the workspace's services are deleted, even when the test fails
     from tests.load import start_load
 
     runpy.run_path(str(SEED / "deploy_local.py"))  # the seed's block, its imports changed
