@@ -14,9 +14,14 @@ models and code the slots mount read-only).
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,17 +114,22 @@ class LocalService:
     def deploy(self, spec_path: Path, *, address: str, say: Say) -> str:
         """The service's first release (the caller made room: no service of that name exists). Returns
         the release serving."""
-        spec = load_spec(spec_path)
-        check_port_free(address, spec.port, self.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        layout().write_durably(str(self.settings_file),
-                               Settings(self.name, Path(spec_path).resolve(), address, spec.port, created).to_json().encode())
-        return self.roll(say)
+        with self._lock():
+            spec = load_spec(spec_path)
+            check_port_free(address, spec.port, self.name)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            created = datetime.now(UTC).isoformat(timespec="seconds")
+            layout().write_durably(str(self.settings_file), Settings(
+                self.name, Path(spec_path).resolve(), address, spec.port, created).to_json().encode())
+            return self._roll(say, force=False)
 
     def roll(self, say: Say, *, force: bool = False) -> str:
         """Bring the spec's release into service in the free slot, switch to it, stop the old one. A
         release already serving is left alone unless `force` (reload: the entry script started afresh)."""
+        with self._lock():
+            return self._roll(say, force=force)
+
+    def _roll(self, say: Say, *, force: bool) -> str:
         settings = self.settings()
         spec = load_spec(settings.spec)
         if spec.port != settings.port:
@@ -158,11 +168,36 @@ class LocalService:
 
     def delete(self, say: Say) -> None:
         """Every container of the service and its folder; its port is free again."""
-        client = docker_client()
-        for container in self._containers(client):
-            container.remove(force=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        with self._lock():
+            client = docker_client()
+            for container in self._containers(client):
+                container.remove(force=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
         say(f"service {self.name} deleted")
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One deploy, update or delete of the service at a time (two notebooks, a notebook and the CLI):
+        the other is refused naming the process that holds it. Beside the folder, which delete removes."""
+        path = self.folder.parent / f".{self.name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise ConfigError(f"service {self.name} is being deployed, updated or deleted by {holder}; "
+                                  "try again when it is done") from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.truncate(0)
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def logs(self, num_lines: int | None) -> str:
         """The serving slot's log; when nothing serves, the log of the release that was refused."""

@@ -80,3 +80,13 @@ def test_the_local_front_is_the_nodes_front_with_one_slot_enabled():
     green = front_config("mnist-local", 6789, {"blue": 16789, "green": 26789}, "green")
     assert "server green 127.0.0.1:26789\n" in green and "server blue 127.0.0.1:16789 disabled" in green
     assert "retry-on conn-failure" in green and "ssl" not in green.split("frontend")[1]  # the nodes' retries, no TLS
+
+
+def test_a_local_service_is_deployed_updated_or_deleted_by_one_process_at_a_time(tmp_path):
+    from fleetdeploy.local.service import LocalService
+
+    service = LocalService(tmp_path / "ws", "mnist-local")
+    with service._lock(), pytest.raises(ConfigError, match=r"mnist-local is being deployed.* by process \d+ on"):
+        LocalService(tmp_path / "ws", "mnist-local").roll(lambda line: None)
+    with service._lock():  # given back
+        pass
