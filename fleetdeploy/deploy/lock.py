@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fleetdeploy.errors import FleetdeployError
 from fleetdeploy.paths import data_home
@@ -47,7 +48,18 @@ def describe(holder: dict) -> str:
 @contextmanager
 def local_lock(service: str, wait: float) -> Iterator[None]:
     """One deploy of `service` at a time from this controller; the kernel drops it if we die."""
-    path = data_home() / "locks" / f"{service}.lock"
+    def refused(holder: str) -> Exception:
+        return LockHeld(f"another fleetdeploy run on this machine is deploying {service} ({holder}); wait for it "
+                        "or pass --lock-wait SECONDS")
+
+    with file_lock(data_home() / "locks" / f"{service}.lock", wait, refused):
+        yield
+
+
+@contextmanager
+def file_lock(path: Path, wait: float, refused: Callable[[str], Exception]) -> Iterator[None]:
+    """An flock on `path` (made if missing) naming its holder inside, for `wait` seconds at most: then
+    refused(holder) is raised. The kernel gives it back when the process dies."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         deadline = time.monotonic() + wait
@@ -58,14 +70,11 @@ def local_lock(service: str, wait: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     handle.seek(0)
-                    raise LockHeld(
-                        f"another fleetdeploy run on this machine is deploying {service} "
-                        f"({handle.read().strip() or 'holder unknown'}); wait for it or pass --lock-wait SECONDS"
-                    ) from None
+                    raise refused(handle.read().strip() or "holder unknown") from None
                 time.sleep(0.5)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
         handle.flush()
         try:
             yield

@@ -14,14 +14,9 @@ models and code the slots mount read-only).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
-import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +24,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from fleetdeploy.deploy.lock import file_lock
 from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.dockerhost import docker_client
 from fleetdeploy.errors import ConfigError, DeployError
@@ -175,29 +171,14 @@ class LocalService:
             shutil.rmtree(self.folder, ignore_errors=True)
         say(f"service {self.name} deleted")
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self):
         """One deploy, update or delete of the service at a time (two notebooks, a notebook and the CLI):
         the other is refused naming the process that holds it. Beside the folder, which delete removes."""
-        path = self.folder.parent / f".{self.name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.seek(0)
-                holder = lock.read().strip() or "another process"
-                raise ConfigError(f"service {self.name} is being deployed, updated or deleted by {holder}; "
-                                  "try again when it is done") from None
-            lock.seek(0)
-            lock.truncate()
-            lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
-            lock.flush()
-            try:
-                yield
-            finally:
-                lock.truncate(0)
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        def refused(holder: str) -> Exception:
+            return ConfigError(f"service {self.name} is being deployed, updated or deleted ({holder}); "
+                               "try again when it is done")
+
+        return file_lock(self.folder.parent / f".{self.name}.lock", 0, refused)
 
     def logs(self, num_lines: int | None) -> str:
         """The serving slot's log; when nothing serves, the log of the release that was refused."""

@@ -86,7 +86,7 @@ def test_a_local_service_is_deployed_updated_or_deleted_by_one_process_at_a_time
     from fleetdeploy.local.service import LocalService
 
     service = LocalService(tmp_path / "ws", "mnist-local")
-    with service._lock(), pytest.raises(ConfigError, match=r"mnist-local is being deployed.* by process \d+ on"):
+    with service._lock(), pytest.raises(ConfigError, match=r"mnist-local is being deployed.*\(pid \d+ on .* since "):
         LocalService(tmp_path / "ws", "mnist-local").roll(lambda line: None)
     with service._lock():  # given back
         pass
