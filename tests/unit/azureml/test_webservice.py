@@ -90,3 +90,15 @@ def test_a_local_service_is_deployed_updated_or_deleted_by_one_process_at_a_time
         LocalService(tmp_path / "ws", "mnist-local").roll(lambda line: None)
     with service._lock():  # given back
         pass
+
+
+def test_the_registry_inside_the_source_folder_never_ships_as_code(ws, tmp_path):
+    """The seed's InferenceConfig takes the working folder as source_directory, where the workspace
+    (fleetdeploy-workspace.json's `ws/`) often lies: its files are models, not code."""
+    from fleetdeploy.artifacts import stage_spec_artifacts
+
+    environment = Environment.from_pip_requirements("tutorial-env", EXAMPLE / "requirements.txt")
+    path = write_spec(ws, "mnist-local", [Model(ws, "sklearn_mnist")], InferenceConfig("score.py", environment=environment),
+                      port=6789, rest={})
+    staged = stage_spec_artifacts(load_spec(path), tmp_path / "staged")
+    assert sorted(staged.code_files) == ["score.py"], staged.code_files
