@@ -133,7 +133,11 @@ class LocalService:
                               f"service (delete() it, or deploy with overwrite=True)")
         check_models(spec, say)
         work = self._new_release_folder()
-        prepared = image_release(spec, work, say=say, build_log=_quiet, leave_out=(self.folder.parent.parent,))
+        try:
+            prepared = image_release(spec, work, say=say, build_log=_quiet, leave_out=(self.folder.parent.parent,))
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)  # a failed build or staging leaves no release folder
+            raise
         active = self.active()
         if active.get("release") == prepared.release and not force and self.state() == "Healthy":
             shutil.rmtree(work)
