@@ -203,12 +203,7 @@ class FleetWebservice(Webservice):
     @property
     def scoring_uris(self) -> dict[str, str]:
         """{node: its service's URL}, as status and invoke reach them."""
-        from fleetdeploy.inventory import scoring_url
-        from fleetdeploy.spec.overrides import host_port
-
-        spec = self._spec()
-        return {host.name: scoring_url(host, host_port(host, spec.port), spec.endpoint.tls != "none")
-                for host in self._inventory()}
+        return self._target().urls(self._inventory())
 
     @property
     def scoring_uri(self) -> str:

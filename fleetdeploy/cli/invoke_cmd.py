@@ -36,9 +36,8 @@ def invoke(inventory, spec_path, service, port, limit, node, local_name, workspa
     each answer."""
     from fleetdeploy.errors import ConfigError
     from fleetdeploy.health.probe import invoke_fleet
-    from fleetdeploy.inventory import load_inventory, scoring_url
+    from fleetdeploy.inventory import load_inventory
     from fleetdeploy.ops.logs import pick_hosts
-    from fleetdeploy.spec.overrides import host_port
 
     if (inventory is None) == (local_name is None):
         raise click.UsageError("give INVENTORY (a fleet) or --local NAME (a service on this machine), one of them")
@@ -54,7 +53,7 @@ def invoke(inventory, spec_path, service, port, limit, node, local_name, workspa
         raise ConfigError("give the request: --request-file FILE (or - for stdin); the spec has no sample request")
     if local_name is None:
         hosts = pick_hosts(load_inventory(inventory, limit=limit), node)
-        urls = {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in hosts}
+        urls = target.urls(hosts)
     request_id = f"invoke-{uuid.uuid4().hex[:12]}"
     answers = invoke_fleet(
         urls,

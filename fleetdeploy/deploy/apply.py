@@ -20,14 +20,14 @@ from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
 from fleetdeploy.deploy.tls import tls_host_variables, with_tls
 from fleetdeploy.deploy.variables import desired_digest, host_variables
-from fleetdeploy.inventory import Inventory, load_inventory, scoring_url
+from fleetdeploy.inventory import Inventory, load_inventory
 from fleetdeploy.keys import ensure_keys
 from fleetdeploy.model_checks import check_models
 from fleetdeploy.paths import new_run_folder, prune_run_folders
 from fleetdeploy.runtimes import prepare_release, role_variables
 from fleetdeploy.spec import load_spec
 from fleetdeploy.spec.model import Spec
-from fleetdeploy.spec.overrides import HostSpec, host_port, host_specs
+from fleetdeploy.spec.overrides import HostSpec, host_specs
 
 if TYPE_CHECKING:
     from fleetdeploy.render import RenderedProject
@@ -212,11 +212,7 @@ def served_releases(inventory: Inventory, spec: Spec, only: set[str] | None = No
     from fleetdeploy.ops.target import target_of
 
     target = target_of(spec)
-    urls = {
-        host.name: scoring_url(host, host_port(host, spec.port), target.tls)
-        for host in inventory
-        if only is None or host.name in only
-    }
+    urls = target.urls(host for host in inventory if only is None or host.name in only)
     probes = probe_fleet(urls, timeout=spec.health.request_timeout, key=target.key(), context=target.context())
     return {name: probe.release for name, probe in probes.items()}
 

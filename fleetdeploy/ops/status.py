@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from fleetdeploy.health.probe import NodeProbe, probe_fleet
-from fleetdeploy.inventory import load_inventory, scoring_url
+from fleetdeploy.inventory import load_inventory
 from fleetdeploy.ops.drift import Desired, Difference, node_drift, spec_drift
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
 from fleetdeploy.ops.target import Target, node_root
-from fleetdeploy.spec.overrides import host_port, overrides_of
+from fleetdeploy.spec.overrides import overrides_of
 
 HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED = "healthy", "unhealthy", "unreachable", "not deployed"
 STATES = (HEALTHY, UNHEALTHY, UNREACHABLE, NOT_DEPLOYED)
@@ -231,7 +231,7 @@ def fleet_status(
 ) -> FleetStatus:
     """Probe every node; ask the nodes that need it (or all, with all_facts/drift); judge each."""
     inventory = load_inventory(inventory_path, limit=limit)
-    urls = {host.name: scoring_url(host, host_port(host, target.port), target.tls) for host in inventory}
+    urls = target.urls(inventory)
     probes = probe(urls, target.sample_body, timeout=target.request_timeout, key=target.key(), context=target.context())
     needs_facts = [
         name

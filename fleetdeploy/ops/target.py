@@ -36,6 +36,14 @@ class Target:
 
         return tls_context(self.ca_file)
 
+    def urls(self, hosts) -> dict[str, str]:
+        """{host name: the service's base URL on it} for `hosts` (their own port overrides and scoring URLs,
+        https when the spec turns TLS on): what status, invoke and apply's /version check ask."""
+        from fleetdeploy.inventory import scoring_url
+        from fleetdeploy.spec.overrides import host_port
+
+        return {host.name: scoring_url(host, host_port(host, self.port), self.tls) for host in hosts}
+
     def key(self) -> str | None:
         """The key requests to the service send (the primary), when the spec turns key auth on."""
         if self.keys_file is None:
