@@ -81,13 +81,20 @@ class Environment:
         folder = workspace.path / "environments" / name
         versions = _versions(folder)
         if not versions:
-            known = sorted(p.name for p in folder.parent.iterdir()) if folder.parent.is_dir() else []
+            known = Environment.registered(workspace)
             raise ConfigError(f"no registered environment named {name!r} in {workspace.path} "
                               f"(registered: {', '.join(known) or 'none yet'})")
         chosen = int(version) if version is not None and str(version).isdigit() else versions[-1]
         if chosen not in versions:
             raise ConfigError(f"environment {name} has no version {version} (versions: {', '.join(map(str, versions))})")
         return _load(folder / str(chosen))
+
+    @staticmethod
+    def registered(workspace: Workspace) -> dict[str, list[int]]:
+        """{name: its versions, oldest first} of every environment registered in the workspace."""
+        folder = workspace.path / "environments"
+        found = {p.name: _versions(p) for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+        return {name: versions for name, versions in found.items() if versions}
 
     def build_local(self, workspace: Workspace, platform=None, useDocker: bool = False,
                     pushImageToWorkspaceAcr: bool = False, base_image: str = DEFAULT_BASE_IMAGE, **_cloud) -> str:

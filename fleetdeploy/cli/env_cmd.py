@@ -50,10 +50,9 @@ def register(file: Path, name: str, workspace_path: Path | None):
 @_workspace_opt
 def list_environments(workspace_path: Path | None):
     """The registered environments and their versions."""
-    folder = _workspace(workspace_path).path / "environments"
-    names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    for name in names:
-        versions = sorted(int(p.name) for p in (folder / name).iterdir() if p.name.isdigit())
+    from fleetdeploy.azureml.environment import Environment
+
+    for name, versions in Environment.registered(_workspace(workspace_path)).items():
         click.echo(f"{name}  versions {', '.join(map(str, versions))}")
 
 
