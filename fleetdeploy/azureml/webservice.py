@@ -81,12 +81,13 @@ class Webservice:
     def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
         """The deployment ran in Model.deploy (as the SDK's local deployments do); this prints what it
         said and the state, and raises when it is not healthy."""
+        state = self.state  # a fleet's asks every node: once
         if show_output:
             for line in self._lines:
                 print(line)
-            print(f"{self.name}: {self.state}")
-        if self.state != "Healthy":
-            raise WebserviceException(f"service {self.name} is {self.state}; get_logs() says why")
+            print(f"{self.name}: {state}")
+        if state != "Healthy":
+            raise WebserviceException(f"service {self.name} is {state}; get_logs() says why")
 
     def run(self, input_data) -> object:
         """POST input_data (a JSON string, or anything json.dumps takes) to /score; the answer, parsed."""
@@ -154,7 +155,7 @@ class LocalWebservice(Webservice):
 
     @property
     def scoring_uris(self) -> dict[str, str]:
-        return {"local": self.scoring_uri.removesuffix("/score")}
+        return {"local": self._local.base_url}
 
     def _key(self) -> None:
         return None
@@ -239,10 +240,9 @@ class FleetWebservice(Webservice):
         from fleetdeploy.ops.remove import remove_service
 
         removal = remove_service(Path(self._fleet["inventory"]), self._target(), limit=self._fleet["limit"])
-        failed = [f"{node.node} ({node.outcome}: {node.message or ''})" for node in removal.nodes
-                  if node.outcome not in ("removed", "nothing to remove")]
-        if failed:
-            raise WebserviceException(f"service {self.name}: not removed from {', '.join(failed)}")
+        if removal.failed:
+            failed = ", ".join(f"{node.node} ({node.outcome}: {node.message or ''})" for node in removal.failed)
+            raise WebserviceException(f"service {self.name}: not removed from {failed}")
         shutil.rmtree(_folder(self.workspace, self.name))
 
     def _deploy_again(self, force: bool = False, show_output: bool = False) -> None:

@@ -43,7 +43,7 @@ def invoke(inventory, spec_path, service, port, limit, node, local_name, workspa
         raise click.UsageError("give INVENTORY (a fleet) or --local NAME (a service on this machine), one of them")
     if local_name is not None:
         local = _local_service(local_name, workspace)
-        spec_path, urls = local.settings().spec, {"local": local.scoring_uri.removesuffix("/score")}
+        spec_path, urls = local.settings().spec, {"local": local.base_url}
     target = _target(spec_path, service, port)
     if request_file is not None:
         body = request_file.read()

@@ -73,6 +73,13 @@ def front_config(service: str, port: int, slot_ports: dict[str, int], serving: s
     })
 
 
+def log_config() -> docker.types.LogConfig:
+    """Rotated logs for every container of a local service, as roles/fleet_service rotates a node's."""
+    defaults = role_values("fleet_service")
+    return docker.types.LogConfig(type="json-file", config={
+        "max-size": defaults["fleet_service_log_max_size"], "max-file": str(defaults["fleet_service_log_max_file"])})
+
+
 def check_port_free(address: str, port: int, service: str) -> None:
     """Refuse a port some program on this machine holds, before anything starts (Docker would only
     say so once the front is created)."""
@@ -93,9 +100,6 @@ def _port_taken(address: str, port: int, service: str) -> str:
             f"service {service} another: LocalWebservice.deploy_configuration(port=...)")
 
 
-_LOGS = {"max-size": "10m", "max-file": "3"}
-
-
 def start_holder(client, *, image: str, name: str, address: str, port: int, labels: dict, service: str):
     """The container that holds the service's network namespace and publishes its port, and does nothing
     else (a pod's pause container): the front and the slots join it, so the front restarting on its own
@@ -105,7 +109,7 @@ def start_holder(client, *, image: str, name: str, address: str, port: int, labe
             image, command=["sleep", "infinity"], name=name, detach=True, init=True,
             ports={f"{port}/tcp": (address, port)}, labels=labels, restart_policy={"Name": "unless-stopped"},
             cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            log_config=docker.types.LogConfig(type="json-file", config=_LOGS),
+            log_config=log_config(),
         )
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
@@ -128,7 +132,7 @@ def start_front(client, *, image: str, name: str, files: FrontFiles, holder: str
                      str(files.run_dir): {"bind": SOCKET_IN_CONTAINER, "mode": "rw"}},
             labels=labels,
             restart_policy={"Name": "unless-stopped"},
-            log_config=docker.types.LogConfig(type="json-file", config=_LOGS),
+            log_config=log_config(),
         )
     except docker.errors.APIError as exc:
         raise EnvironmentProblem(f"the Docker engine refused the front of {service}: {exc.explanation or exc}") from None

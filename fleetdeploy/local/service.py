@@ -3,9 +3,9 @@
 The same release a fleet gets (the spec read and checked as `apply` reads it, the same scoring image,
 models and code staged the same way), run as a node runs it: a front and two slots (blue, green) behind
 it, in one network namespace that a holder container keeps and publishes the port from. A deploy or
-update starts the new release in the free slot, waits until it is ready, then switches the front with the nodes' own module (fleet_front_switch: new requests to the
-new slot, the old one drained) and only then stops the old slot, so clients never see the port closed
-or a request cut. A release that does not become ready is refused and the serving one stays.
+update starts the new release in the free slot, waits until it is ready, then switches the front with
+the nodes' own module (fleet_front_switch: new requests to the new slot, the old one drained) and only
+then stops the old slot, so clients never see the port closed or a request cut. A release that does not become ready is refused and the serving one stays.
 
 Kept under <workspace>/services/<name>/: service.json (port, address, spec), state/active.json (what
 serves, as a node records it), front/ (HAProxy's config and admin socket), releases/<n>/ (the staged
@@ -29,7 +29,7 @@ from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.dockerhost import docker_client
 from fleetdeploy.errors import ConfigError, DeployError
 from fleetdeploy.image.builder import build_front_image
-from fleetdeploy.local.front import SLOTS, FrontFiles, check_port_free, start_front, start_holder
+from fleetdeploy.local.front import SLOTS, FrontFiles, check_port_free, log_config, start_front, start_holder
 from fleetdeploy.local.role_code import front_switch, layout, role_values
 from fleetdeploy.model_checks import check_models
 from fleetdeploy.runtimes.docker import image_release
@@ -88,10 +88,15 @@ class LocalService:
         return layout().read_record(str(self.active_file)) if self.active_file.is_file() else {}
 
     @property
-    def scoring_uri(self) -> str:
+    def base_url(self) -> str:
+        """Where clients reach it: http://localhost:<port> (the address it listens on when not loopback)."""
         settings = self.settings()
         host = "localhost" if settings.address in ("127.0.0.1", "0.0.0.0") else settings.address
-        return f"http://{host}:{settings.port}/score"
+        return f"http://{host}:{settings.port}"
+
+    @property
+    def scoring_uri(self) -> str:
+        return f"{self.base_url}/score"
 
     def state(self) -> str:
         """Azure's words: Healthy (the front and the serving slot run), Failed (nothing ever became ready),
@@ -192,11 +197,6 @@ class LocalService:
             if container.name in names:
                 return container.logs(tail=num_lines if num_lines else "all").decode(errors="replace")
         return ""
-
-    @staticmethod
-    def names(workspace_path: Path) -> list[str]:
-        folder = Path(workspace_path) / "services"
-        return sorted(p.name for p in folder.iterdir() if (p / "service.json").is_file()) if folder.is_dir() else []
 
     # -- parts ---------------------------------------------------------------------------------------
 
@@ -330,8 +330,7 @@ def slot_container(spec: Spec, prepared: PreparedRelease, *, slot: str, name: st
         "security_opt": ["no-new-privileges"],
         "nano_cpus": int(spec.resources.cpus * 1e9) if spec.resources.cpus else None,
         "mem_limit": spec.resources.memory or None,
-        "log_config": docker.types.LogConfig(type="json-file", config={
-            "max-size": defaults["fleet_service_log_max_size"], "max-file": str(defaults["fleet_service_log_max_file"])}),
+        "log_config": log_config(),
     }
 
 

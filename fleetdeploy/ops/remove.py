@@ -30,8 +30,13 @@ class Removal:
     stdout_path: Path | None = None
 
     @property
+    def failed(self) -> tuple[NodeRemoval, ...]:
+        """The nodes where the service may still be (failed, unreachable)."""
+        return tuple(node for node in self.nodes if node.outcome not in ("removed", "nothing to remove"))
+
+    @property
     def exit_code(self) -> int:
-        return 0 if all(node.outcome in ("removed", "nothing to remove") for node in self.nodes) else 1
+        return 1 if self.failed else 0
 
 
 def removal_from_result(result, hosts: list[str]) -> list[NodeRemoval]:
