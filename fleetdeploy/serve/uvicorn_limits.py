@@ -14,6 +14,11 @@ from fleetdeploy.serve.app import BODY_STALLED, SERVER_VERSION, error, new_reque
 from fleetdeploy.serve.logs import log_access
 from fleetdeploy.serve.settings import Settings
 
+# A refused connection is closed after the client's unread bytes are drained, for at most this long: closing
+# with bytes unread makes the kernel send a reset, which can reach the client before it has read the refusal
+# (nginx's lingering_close, Apache's lingering close).
+_LINGER = 2.0
+
 # A timer that fires this late means the event loop was held (run() of another request on this worker):
 # the client may well have sent everything meanwhile, unread. Look again after the loop has read.
 _LOOP_HELD = 0.1
@@ -33,6 +38,7 @@ def limited_protocol(settings: Settings) -> type:
             self._head_too_large = False
             self._timer = None
             self._deadline = 0.0
+            self._refused = False  # answered and closing: what still arrives is read and dropped
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
@@ -47,10 +53,12 @@ def limited_protocol(settings: Settings) -> type:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
             if self._in_head:
                 self._head_bytes += len(data)
             super().data_received(data)
-            if self.transport.is_closing():
+            if self.transport.is_closing() or self._refused:
                 return
             if self._head_too_large or (self._in_head and self._head_bytes > settings.max_header_size):
                 self._refuse(431, f"the request line and headers are over {settings.max_header_size} bytes "
@@ -110,7 +118,8 @@ def limited_protocol(settings: Settings) -> type:
 
         def _head_late(self) -> None:
             self._timer = None
-            if self._in_head and not self.transport.is_closing() and not self._held(self._head_late):
+            if self._in_head and not self._refused and not self.transport.is_closing() \
+                    and not self._held(self._head_late):
                 self._refuse(408, f"the request headers did not arrive within {settings.read_timeout:g} s "
                                   "(--read-timeout)")
 
@@ -136,8 +145,13 @@ def limited_protocol(settings: Settings) -> type:
                 b"connection: close\r\n\r\n",
                 body,
             ]))
-            self.transport.close()
             self._disarm()
+            self._refused = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()  # the answer, then FIN; the client's EOF or the timer closes
+                self._timer = self.loop.call_later(_LINGER, self.transport.close)
+            else:
+                self.transport.close()
             log_access("-", "-", status, 0.0, len(body), request_id)
 
     return LimitedHttpToolsProtocol
