@@ -28,6 +28,11 @@ install_system_packages() {
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  # fleetdeploy runs docker-registry itself, on loopback, per apply (docs/image.md "Transfer"); the
+  # package's own service would listen on every address at :5000. Only when this script installed it.
+  if [[ " $missing " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 }
 
 ensure_dockerd() {

@@ -19,6 +19,7 @@ from fleetdeploy.deploy.release import PreparedRelease, Say
 from fleetdeploy.deploy.retry import node_outcomes, record_outcome
 from fleetdeploy.deploy.rollout import RolloutReport, rollout_report, with_rollout_outcomes
 from fleetdeploy.deploy.tls import tls_host_variables, with_tls
+from fleetdeploy.deploy.transfer import say_transfers, tunnel_for_run
 from fleetdeploy.deploy.variables import desired_digest, host_variables
 from fleetdeploy.inventory import Inventory, load_inventory
 from fleetdeploy.keys import ensure_keys
@@ -165,7 +166,12 @@ def execute(
         "fleet_lock_wait": int(lock_wait),
         "fleet_rollout_stop_file": str(stop_file),
     }
-    with local_lock(plan_.spec.service, lock_wait), _stop_file(stop or threading.Event(), stop_file):
+    with (
+        local_lock(plan_.spec.service, lock_wait),
+        _stop_file(stop or threading.Event(), stop_file),
+        tunnel_for_run(plan_.spec, plan_.prepared, plan_.run_dir, say) as transfer,
+    ):
+        extravars.update(transfer)
         result = session.run(
             rendered.private_data_dir,
             rendered.playbook,
@@ -176,6 +182,7 @@ def execute(
         )
         session.give_back_unrecorded(rendered.private_data_dir, result, holder)
     check_lock(result, say)
+    say_transfers(result, say)
     report = rollout_report(hosts, result)
     merged = with_probes(with_rollout_outcomes(result), plan_)
     # What `apply --retry-failed` reads back (deploy/retry.py).

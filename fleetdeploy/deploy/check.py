@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fleetdeploy.deploy.apply import Plan
+from fleetdeploy.deploy.transfer import offers_tunnel
 from fleetdeploy.ops.desired import desired_from_manifest
 from fleetdeploy.ops.drift import Desired, Difference, spec_drift
 from fleetdeploy.ops.inspect import NodeFacts, inspect_nodes
@@ -31,6 +32,7 @@ class Wanted:
     image_id: str | None = None  # docker runtime
     image_tag: str | None = None
     image_bytes: int | None = None  # the tarball apply would send; None when nodes pull from a registry
+    tunnel: bool = False  # nodes pull the layers they lack through apply's SSH tunnel (docs/image.md)
     env_hash: str | None = None  # venv / conda runtimes
 
 
@@ -58,6 +60,7 @@ def wanted_from_plan(plan_: Plan, manifest: dict, desired: Desired) -> Wanted:
         image_id=image.image_id if image is not None else None,
         image_tag=image.tag if image is not None else None,
         image_bytes=archive.size if archive is not None else None,
+        tunnel=offers_tunnel(plan_.spec, prepared),
         env_hash=getattr(runs_from, "env_hash", None),
     )
 
@@ -96,6 +99,9 @@ def judge(host: str, facts: NodeFacts, wanted: Wanted, desired: Desired) -> Node
     if wanted.image_id:
         if stored.get("image_present"):
             actions.append(f"image {wanted.image_tag}: on the node, not sent")
+        elif wanted.tunnel:
+            actions.append(f"image {wanted.image_tag}: the layers the node lacks pulled through the SSH tunnel "
+                           f"(at most {wanted.image_bytes / MIB:.0f} MiB; the tarball where the tunnel is refused)")
         elif wanted.image_bytes is not None:
             actions.append(f"image {wanted.image_tag}: sent ({wanted.image_bytes / MIB:.0f} MiB) and loaded")
         else:

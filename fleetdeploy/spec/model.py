@@ -20,6 +20,7 @@ from fleetdeploy.spec.sections import (
     Rollout,
     Section,
     Server,
+    Transfer,
 )
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -41,6 +42,7 @@ class Spec(Section):
     health: Health = Health()
     rollout: Rollout = Rollout()
     registry: str | None = None
+    transfer: Transfer = Transfer()
     # The model registry's folder, for models: entries without a path; default: a workspace config found
     # from the spec's folder upward (fleetdeploy-workspace.json), else the data home's workspace.
     workspace: Path | None = None

@@ -475,6 +475,19 @@ class Health(Section):
         return self._sample_body
 
 
+class Transfer(Section):
+    """How the scoring image reaches Docker nodes that lack it (docs/image.md, "Transfer"). `tunnel`: apply
+    runs a registry on the controller's loopback and each node pulls from it through an SSH remote forward
+    on its own loopback, so only the layers it lacks travel; `archive`: the whole `docker save` tarball;
+    `auto` (the default): the tunnel, and the tarball for a node where it cannot be used (its sshd refuses
+    forwards) or on a controller without a registry. Ignored with `registry:` (nodes pull from it)."""
+
+    mode: Literal["auto", "tunnel", "archive"] = "auto"
+    # The registry's port on the controller's loopback and, through the forward, on each node's; default:
+    # a free one per apply (two applies from one controller never share one).
+    port: int | None = Field(default=None, ge=1024, le=65535, strict=True)
+
+
 class Rollout(Section):
     """How many hosts are updated at a time, how many may fail, and the pause between batches."""
 

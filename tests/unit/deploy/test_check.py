@@ -1,6 +1,8 @@
 """apply --check's judgement (fleetdeploy/deploy/check.py): what apply would do on a node, from what
 fleet_inspect reported there. The real run against sandbox nodes: tests/e2e/test_ops.py."""
 
+from dataclasses import replace
+
 from fleetdeploy.deploy.check import Wanted, judge
 from fleetdeploy.ops.drift import Desired
 from fleetdeploy.ops.inspect import NodeFacts
@@ -55,6 +57,14 @@ def test_what_the_node_keeps_is_not_sent_again_and_the_diff_names_the_changed_fi
         "release new123: started beside old456, checked, then switched to",
     ]
     assert [d.subject for d in node.differences] == ["spec code/score.py"]
+
+
+def test_with_the_tunnel_only_the_missing_layers_are_pulled_the_tarball_bounding_them():
+    node = judge("node1", facts(), replace(WANTED, tunnel=True), DESIRED)
+    assert node.actions[0] == (
+        "image fleetdeploy-mnist:abc: the layers the node lacks pulled through the SSH tunnel "
+        "(at most 517 MiB; the tarball where the tunnel is refused)"
+    )
 
 
 def test_a_model_version_with_other_files_is_sent():
