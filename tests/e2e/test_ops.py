@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,9 +119,30 @@ def test_never_deployed_and_unreachable_nodes_are_reported_and_the_others_still_
     assert status_json(with_ghost, project)[1]["node1"]["state"] == "not deployed"
 
 
-def test_history_lists_the_applies_in_order(fleet, project):
-    first = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
+@contextmanager
+def forwards_refused(docker_engine, node):
+    """The node's sshd refuses remote forwards for the block (AllowTcpForwarding no); its sessions are
+    ended, so that Ansible's next connection to it is a new one, under that setting."""
+    node_exec(docker_engine, node, "echo 'AllowTcpForwarding no' >> /etc/ssh/sshd_config.d/fleetdeploy.conf "
+                                   "&& systemctl reload ssh && pkill -u fleet sshd; true")
+    try:
+        yield
+    finally:
+        node_exec(docker_engine, node, "sed -i '/^AllowTcpForwarding no/d' /etc/ssh/sshd_config.d/fleetdeploy.conf "
+                                       "&& systemctl reload ssh && pkill -u fleet sshd; true")
+
+
+def test_history_lists_the_applies_in_order(fleet, project, docker_engine):
+    # The first deploy, through the SSH tunnel where the node allows it (docs/image.md "Transfer"): node3
+    # does not, so it gets the tarball, and apply says why.
+    with forwards_refused(docker_engine, fleet.nodes[2]):
+        first = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "transfer: nodes that lack the image pull 127.0.0.1:" in first.stdout, first.stdout
+    for host in ("node1", "node2"):
+        assert f"{host}: image pulled through the SSH tunnel (only the layers it lacked)" in first.stdout
+    assert ("node3: image sent as a tarball, not through the tunnel: its sshd does not allow remote forwards "
+            "(AllowTcpForwarding in sshd_config)") in first.stdout, first.stdout
     script = project / "score.py"
     script.write_text(script.read_text() + "\n# a second release: same model, new code\n")
     # --check --diff first: per node, only the code is sent, the script named as the difference; nothing
@@ -183,6 +205,50 @@ def test_check_finds_every_node_ready_and_apply_refuses_a_node_short_of_disk_bef
     finally:
         node_exec(docker_engine, node, "umount /srv/small")
     assert version(node)["release"]  # still serving
+
+
+def tunnel_layers(image: str) -> dict[str, int]:
+    """Layer digest -> compressed size of `image` (repository:tag) as the controller's tunnel registry
+    holds it (distribution's storage layout)."""
+    from fleetdeploy.paths import cache_home
+
+    repository, tag = image.rsplit(":", 1)
+    storage = cache_home() / "registry/storage/docker/registry/v2"
+    link = (storage / f"repositories/{repository}/_manifests/tags/{tag}/current/link").read_text()
+    digest = link.split(":", 1)[1]
+    manifest = json.loads((storage / "blobs/sha256" / digest[:2] / digest / "data").read_text())
+    return {layer["digest"]: layer["size"] for layer in manifest["layers"]}
+
+
+def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
+    """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
+    its bytes received are within 10% of the changed layers' size (issue 17). Then it goes back."""
+    node = fleet.nodes[0]
+    before_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
+                                                  f"{serving_container(docker_engine, node)}")
+    old_layers = tunnel_layers(before_image)
+    changed_project = copy_example(tmp_path / "six", batch="100%")
+    shutil.copy(project / "score.py", changed_project / "score.py")  # the code the fleet serves
+    with (changed_project / "requirements.txt").open("a") as requirements:
+        requirements.write("six==1.17.0\n")
+    received = "cat /sys/class/net/eth0/statistics/rx_bytes"
+    start = int(node_exec(docker_engine, node, received))
+    done = ops("apply", fleet, changed_project, "--limit", node.host)
+    got = int(node_exec(docker_engine, node, received)) - start
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{node.host}: image pulled through the SSH tunnel" in done.stdout, done.stdout
+    pulled = next(line for line in done.stdout.splitlines() if "transfer: nodes that lack the image pull" in line)
+    new_layers = tunnel_layers(pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0])
+    changed = sum(size for digest, size in new_layers.items() if digest not in old_layers)
+    whole = sum(new_layers.values())
+    assert 0 < changed < 0.6 * whole, (changed, whole)  # the base's layers are unchanged
+    assert abs(got - changed) <= 0.1 * changed, (
+        f"{node.host} received {got / 1e6:.1f} MB for {changed / 1e6:.1f} MB of changed layers "
+        f"(the whole image: {whole / 1e6:.1f} MB)"
+    )
+    back = ops("apply", fleet, project, "--limit", node.host)  # the fleet as the next tests expect it
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "image pulled" not in back.stdout and "image sent" not in back.stdout  # the node still had it
 
 
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):

@@ -9,10 +9,11 @@ already hold the scoring image): each starts from the state the one before left.
 
     baseline           v1 on every node (not under load: the first deploy may start from nothing; in a
                        full run the fleet already serves it, and no apply is needed)
-    five rollouts      v1 -> v2 -> v2' -> v1 -> v2 -> v2', 0 failed requests, each node flips each time,
+    four rollouts      v1 -> v2' -> v1 -> v2 -> v2', 0 failed requests, each node flips each time,
                        canary first; the one to v1 is the rendered project moved elsewhere and run with
                        plain ansible-playbook, no fleetdeploy. v2 brings a secret (and a plain `env` value) that reaches score.py;
-                       v2' is v2 with the secret rotated (same code, a new value: a new release, -vvv);
+                       v2' is v2 with the secret rotated (same code, a new value: a new release, -vvv;
+                       then again as AWX runs it, ansible-runner on the rendered project: the same release);
                        the values are nowhere else: run folders, CLI output, the nodes' files, journal
                        and `docker inspect`, status, history, /version
     rollback command   back to v2 without shipping anything, 0 failed requests; the old secret value
@@ -218,10 +219,12 @@ def releases(fleet, versions, tmp_path_factory) -> dict[str, str]:
     return {"v1": served["node1"]}
 
 
-def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
+def test_four_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
     fleet, versions, releases, secret_values, docker_engine, sandbox_home, tmp_path
 ):
-    sequence = ["v2", "v2'", "v1", "v2", "v2'"]  # v2': v2's project with the secret rotated
+    # v2': v2's project with the secret rotated. It comes twice, by apply and by ansible-runner: one release.
+    # (A fifth rollout, v2 before the first v2', proved nothing the others do not: 90 s of CI.)
+    sequence = ["v2'", "v1", "v2", "v2'"]
     timings, outputs, rendered = [], [], []
     with under_load(fleet, max_seconds=2400) as loaded:
         for index, name in enumerate(sequence):
@@ -252,7 +255,7 @@ def test_five_rollouts_under_load_drop_no_request_and_secrets_ship_nowhere_else(
                 seen = {(s["sha256"], s["plain"]) for s in map(secret_seen, fleet.nodes)}
                 assert seen == {(sha256(secret), "plain-setting")}, f"{name}: {seen}"
     assert len({releases["v1"], releases["v2"], releases["v2'"]}) == 3, "a new secret value is a new release"
-    assert_nothing_failed(loaded, "five rollouts")
+    assert_nothing_failed(loaded, "four rollouts")
     expected = [releases[name] for name in ["v1", *sequence]]
     for node in fleet.nodes:
         assert loaded.watcher.releases(node.host) == expected, (
