@@ -15,7 +15,13 @@ eth0 rx_bytes before and after a run (SSH and Ansible's own module traffic inclu
 checked to change nothing, and a run that deploys another release than expected stops the benchmark
 (someone changing the scoring server mid-run would otherwise silently turn a no-op into a deploy).
 
-    .venv/bin/python bench/apply/run.py [--nodes 1,3,6] [--budget-minutes 25] [--absent-row]
+    .venv/bin/python bench/apply/run.py [--nodes 1,3,6] [--budget-minutes 25] [--absent-row] [--transfer]
+
+--transfer adds, on 3 nodes, tunnel transfer beside the tarball (docs/image.md "Transfer"): for each
+mode a fresh fleet gets a cold deploy, an environment change (one package added to the requirements)
+and a second service with the same requirements on the same nodes; wall seconds and MB per node each.
+(fd's cold runs in the main table use apply's default, the tunnel; ap's the tarball, as a rendered
+project run on its own does.)
 
 Bounded: before each fleet size it predicts the time from the previous one and stops when the budget
 would be exceeded, printing the command for what was left out. Writes bench/apply/results/latest.txt.
@@ -102,6 +108,9 @@ def main() -> None:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep every run's output in /tmp")
     parser.add_argument(
+        "--transfer", action="store_true", help="also compare tunnel transfer with tarballs on 3 nodes"
+    )
+    parser.add_argument(
         "--absent-row", action="store_true", help="also time a cold apply on 1 node without Docker (apt)"
     )
     args = parser.parse_args()
@@ -142,6 +151,8 @@ def main() -> None:
             previous = (n, time.monotonic() - size_started)
         if args.absent_row and not skipped:
             measure_absent(bench)
+        if args.transfer and not skipped:
+            measure_transfer(bench)
         failed = False
     finally:
         report = table(bench, load_start, os.getloadavg(), time.monotonic() - started, skipped, args)
@@ -231,8 +242,37 @@ def measure_absent(bench: Bench) -> None:
     )
 
 
+TRANSFER_NODES = 3
+SECOND_PORT = 6790  # the second service's, published by the transfer fleets
+
+
+def measure_transfer(bench: Bench) -> None:
+    for mode in ("archive", "tunnel"):
+        project = copy_example(bench, f"transfer-{mode}")
+        set_spec(project, transfer={"mode": mode})
+        name = f"bench-t{mode[0]}-{secrets.token_hex(2)}"
+        with sandbox(name, TRANSFER_NODES, "preinstalled", extra_ports=(SECOND_PORT,)) as fleet:
+            apply(bench, fleet, project, f"cold, {mode}")
+            with (project / "requirements.txt").open("a") as requirements:
+                requirements.write("six==1.17.0\n")  # a new environment: base layers unchanged
+            apply(bench, fleet, project, f"environment, {mode}")
+            second = copy_example(bench, f"transfer-{mode}-second")
+            shutil.copy(project / "requirements.txt", second / "requirements.txt")
+            set_spec(second, service="mnist-second", port=SECOND_PORT, transfer={"mode": mode})
+            apply(bench, fleet, second, f"second service, {mode}")
+
+
+def set_spec(project: Path, **values) -> None:
+    import yaml
+
+    path = project / "fleetdeploy.yml"
+    spec = yaml.safe_load(path.read_text())
+    spec.update(values)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
 @contextlib.contextmanager
-def sandbox(name: str, nodes: int, docker: str):
+def sandbox(name: str, nodes: int, docker: str, extra_ports: tuple[int, ...] = ()):
     """A sandbox for the `with` block, removed afterwards whatever happens."""
     from fleetdeploy.sandbox import lifecycle
 
@@ -243,6 +283,7 @@ def sandbox(name: str, nodes: int, docker: str):
             nodes=nodes,
             distros=DISTROS,
             docker_modes=(docker,),
+            extra_ports=extra_ports,
             progress=lambda line: print(f"  [{name}] {line}", file=sys.stderr),
         )
         count_ssh(box)
@@ -515,6 +556,18 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
             f"{mb('ansible-playbook', 'cold', n):>15}  {mb('fleetdeploy', 'score.py', n):>13}  "
             f"{mb('fleetdeploy', 'no-op', n):>12}  {mb('ansible-playbook', 'no-op', n)}"
         )
+    if any(r.case.endswith(", tunnel") for r in bench.runs):
+        lines += [
+            "",
+            f"transfer on {TRANSFER_NODES} nodes   tarball s  tunnel s  ratio   tarball MB/node  tunnel MB/node  ratio",
+        ]
+        for case in ("cold", "environment", "second service"):
+            a, t = secs("fleetdeploy", f"{case}, archive", TRANSFER_NODES), secs("fleetdeploy", f"{case}, tunnel", TRANSFER_NODES)
+            a_mb = median([r.mb_per_node for r in runs("fleetdeploy", f"{case}, archive", TRANSFER_NODES)])
+            t_mb = median([r.mb_per_node for r in runs("fleetdeploy", f"{case}, tunnel", TRANSFER_NODES)])
+            lines.append(
+                f"{case:24} {col(a, 9)}  {col(t, 8)}  {ratio(t, a)}  {col(a_mb, 15)}  {col(t_mb, 14)}  {ratio(t_mb, a_mb)}"
+            )
     lines += [
         "",
         "every run (tool, case, nodes, seconds [playbook span], MB/node all/SSH, changed tasks, load before/after):",
