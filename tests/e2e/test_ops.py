@@ -222,7 +222,8 @@ def tunnel_layers(image: str) -> dict[str, int]:
 
 def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
     """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
-    its bytes received are within 10% of the changed layers' size (issue 17). Then it goes back."""
+    its bytes received are within 10% of the changed layers' size (issue 17). Then it goes back. And
+    node3, refusing forwards, is refused the release when the spec asks for the tunnel only."""
     node = fleet.nodes[0]
     before_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
                                                   f"{serving_container(docker_engine, node)}")
@@ -249,6 +250,23 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     back = ops("apply", fleet, project, "--limit", node.host)  # the fleet as the next tests expect it
     assert back.returncode == 0, back.stdout + back.stderr
     assert "image pulled" not in back.stdout and "image sent" not in back.stdout  # the node still had it
+
+    # transfer.mode: tunnel where the node's sshd refuses forwards: that node fails naming the setting, is
+    # sent no tarball, and keeps serving its release.
+    strict = fleet.nodes[2]
+    spec = yaml.safe_load((changed_project / "fleetdeploy.yml").read_text())
+    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "tunnel"}}))
+    serving_before = version(strict)["release"]
+    with forwards_refused(docker_engine, strict):
+        refused = ops("apply", fleet, changed_project, "--limit", strict.host)
+    said = " ".join(refused.stdout.split())
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert ("the image could not come through the SSH tunnel to the controller's registry: its sshd does not "
+            "allow remote forwards (AllowTcpForwarding in sshd_config)") in said, refused.stdout
+    assert version(strict)["release"] == serving_before
+    new_image = pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0]
+    assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
+                                            "|| echo absent") == "absent"
 
 
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
