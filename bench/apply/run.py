@@ -16,6 +16,7 @@ checked to change nothing, and a run that deploys another release than expected 
 (someone changing the scoring server mid-run would otherwise silently turn a no-op into a deploy).
 
     .venv/bin/python bench/apply/run.py [--nodes 1,3,6] [--budget-minutes 25] [--absent-row] [--transfer]
+    .venv/bin/python bench/apply/run.py --nodes '' --transfer    # the transfer rows alone
 
 --transfer adds, on 3 nodes, tunnel transfer beside the tarball (docs/image.md "Transfer"): for each
 mode a fresh fleet gets a cold deploy, an environment change (one package added to the requirements)
@@ -115,7 +116,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(n) for n in args.nodes.split(",") if n.strip()]
-    if not sizes or any(n < 1 or n > 20 for n in sizes):
+    if (not sizes and not args.transfer) or any(n < 1 or n > 20 for n in sizes):
         sys.exit(f"bench: --nodes {args.nodes!r}: give fleet sizes between 1 and 20, e.g. 1,3,6")
 
     subprocess.run([REPO / "scripts" / "make-example.sh"], check=True)
@@ -160,7 +161,7 @@ def main() -> None:
         if bench.runs:
             RESULTS.mkdir(exist_ok=True)
             measured = "-".join(map(str, sorted({r.nodes for r in bench.runs})))
-            names = ["failed.txt"] if failed else ["latest.txt", f"nodes-{measured}.txt"]
+            names = ["failed.txt"] if failed else ["latest.txt", f"nodes-{measured}.txt"] if sizes else ["transfer.txt"]
             for name in names:
                 (RESULTS / name).write_text(report + "\n")
         if failed or args.keep_logs:
@@ -520,7 +521,7 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
             [r.seconds - r.playbook_seconds for r in runs("fleetdeploy", "no-op", n) if r.playbook_seconds]
         )
 
-    sizes = sorted({r.nodes for r in bench.runs})
+    sizes = sorted({r.nodes for r in bench.runs if ", " not in r.case})  # not the transfer or absent rows
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"fleetdeploy apply vs plain ansible-playbook on sandbox fleets ({stamp}, commit {bench.commit})",
