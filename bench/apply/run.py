@@ -532,12 +532,13 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
             f"load average (1/5/15 min) at start {fmt_load(load_start)}, at end {fmt_load(load_end)} "
             f"(2 cores, shared); {elapsed / 60:.1f} min in all"
         ),
-        "",
-        (
-            "wall seconds  fd cold  ap cold  ratio   fd no-op  ap no-op  ratio   ping  fd no-op/ping  "
-            "fd around playbook  fd score.py"
-        ),
     ]
+    if sizes:  # not with --nodes '' --transfer
+        lines += [
+            "",
+            ("wall seconds  fd cold  ap cold  ratio   fd no-op  ap no-op  ratio   ping  fd no-op/ping  "
+            "fd around playbook  fd score.py"),
+        ]
     for n in sizes:
         fd_cold, ap_cold = secs("fleetdeploy", "cold", n), secs("ansible-playbook", "cold", n)
         fd_noop, ap_noop = secs("fleetdeploy", "no-op", n), secs("ansible-playbook", "no-op", n)
@@ -547,10 +548,11 @@ def table(bench: Bench, load_start, load_end, elapsed: float, skipped: list[int]
             f"{col(fd_noop, 8)}  {col(ap_noop, 8)}  {ratio(fd_noop, ap_noop)}  {col(pinged, 5)}  "
             f"{ratio(fd_noop, pinged):>13}  {col(outside(n), 18)}  {col(secs('fleetdeploy', 'score.py', n), 11)}"
         )
-    lines += [
-        "",
-        "MB received per node, all/over SSH  first deploy fd  first deploy ap  score.py only  no change fd  ap",
-    ]
+    if sizes:
+        lines += [
+            "",
+            "MB received per node, all/over SSH  first deploy fd  first deploy ap  score.py only  no change fd  ap",
+        ]
     for n in sizes:
         lines.append(
             f"{n} node(s)                          {mb('fleetdeploy', 'cold', n):>15}  "
