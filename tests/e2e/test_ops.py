@@ -223,7 +223,8 @@ def tunnel_layers(image: str) -> dict[str, int]:
 def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
     """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
     its bytes received are within 10% of the changed layers' size (issue 17). Then it goes back. And
-    node3, refusing forwards, is refused the release when the spec asks for the tunnel only."""
+    node3, refusing forwards, is refused the release when the spec asks for the tunnel only; a pull cut
+    off mid-layer fails node2 (still serving) and the next apply completes it."""
     node = fleet.nodes[0]
     before_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
                                                   f"{serving_container(docker_engine, node)}")
@@ -267,6 +268,51 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     new_image = pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0]
     assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
                                             "|| echo absent") == "absent"
+
+    # A pull cut off mid-layer (this apply's registry killed once node2 has received 10 MB of it): node2
+    # fails and keeps serving; the next apply completes the image, sending no more than the changed layers.
+    # node2, not node3: node3's layers came in a tarball, and Docker pulls again a layer it holds when it
+    # did not pull it from a registry (it knows no digest for it), so its pull sends the whole image.
+    cut_node = fleet.nodes[1]
+    serving_before = version(cut_node)["release"]
+
+    def rx() -> int:
+        return int(node_exec(docker_engine, cut_node, received))
+
+    def pulling() -> bool:
+        return node_exec(docker_engine, cut_node, "pgrep -f 'docker pull' >/dev/null && echo yes || echo no") == "yes"
+
+    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", changed_project / "fleetdeploy.yml", "--limit",
+                            cut_node.host], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not pulling():
+            assert run.poll() is None and time.monotonic() < deadline, "node2 never started pulling"
+            time.sleep(0.1)
+        at_pull = rx()
+        while rx() - at_pull < 10e6:
+            assert pulling(), "the pull ended before it could be cut off: the image is too small for this test"
+            time.sleep(0.1)
+        mine = subprocess.run(["pgrep", "-f", f"docker-registry serve .*config-{run.pid}-"], capture_output=True,
+                              text=True, check=False).stdout.split()
+        assert mine, "this apply's registry process was not found"
+        for pid in mine:
+            os.kill(int(pid), signal.SIGKILL)
+        cut, _ = run.communicate(timeout=900)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, cut
+    assert "could not come through the SSH tunnel to the controller's registry: docker pull failed" in " ".join(
+        cut.split()), cut
+    assert version(cut_node)["release"] == serving_before
+    start = rx()
+    again = ops("apply", fleet, changed_project, "--limit", cut_node.host)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{cut_node.host}: image pulled through the SSH tunnel" in again.stdout, again.stdout
+    assert rx() - start <= 1.1 * changed, f"{(rx() - start) / 1e6:.1f} MB for {changed / 1e6:.1f} MB of changed layers"
+    back = ops("apply", fleet, project, "--limit", cut_node.host)
+    assert back.returncode == 0, back.stdout + back.stderr
 
 
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
