@@ -46,8 +46,7 @@ class RegistryUnavailable(DeployError):
 @dataclass(frozen=True)
 class TunnelRegistry:
     port: int
-    root: Path
-    log: Path
+    log: Path  # the registry's output: the run folder's registry.log
 
     @property
     def address(self) -> str:
@@ -135,17 +134,19 @@ def _start(binary: str, root: Path, port: int | None, log_path: Path) -> tuple[s
             [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C for the apply is handled by the apply, which stops this
         )
-    registry = TunnelRegistry(chosen, root, log_path)
+    registry = TunnelRegistry(chosen, log_path)
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            config.unlink(missing_ok=True)
-            raise RegistryUnavailable(
-                f"{BINARY} on 127.0.0.1:{chosen} exited at start ({_last_lines(log_path)})"
-            )
-        if _answers(registry):
-            return process, registry
-        time.sleep(0.1)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RegistryUnavailable(
+                    f"{BINARY} on 127.0.0.1:{chosen} exited at start ({_last_lines(log_path)})"
+                )
+            if _answers(registry):
+                return process, registry
+            time.sleep(0.1)
+    finally:
+        config.unlink(missing_ok=True)  # read at start; nothing else needs it
     _stop(process)
     raise RegistryUnavailable(f"{BINARY} on 127.0.0.1:{chosen} did not answer within {START_TIMEOUT:g} s")
 
@@ -166,8 +167,6 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    for config in registry_root().glob(f"config-{os.getpid()}-*.yml"):
-        config.unlink(missing_ok=True)
 
 
 def _last_lines(path: Path, count: int = 3) -> str:
