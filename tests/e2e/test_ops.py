@@ -133,16 +133,12 @@ def forwards_refused(docker_engine, node):
 
 
 def test_history_lists_the_applies_in_order(fleet, project, docker_engine):
-    # The first deploy, through the SSH tunnel where the node allows it (docs/image.md "Transfer"): node3
-    # does not, so it gets the tarball, and apply says why.
-    with forwards_refused(docker_engine, fleet.nodes[2]):
-        first = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
+    # The first deploy, through the SSH tunnel (docs/image.md "Transfer"; a node refusing it: the next test).
+    first = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "transfer: nodes that lack the image pull 127.0.0.1:" in first.stdout, first.stdout
-    for host in ("node1", "node2"):
-        assert f"{host}: image pulled through the SSH tunnel (only the layers it lacked)" in first.stdout
-    assert ("node3: image sent as a tarball, not through the tunnel: its sshd does not allow remote forwards "
-            "(AllowTcpForwarding in sshd_config)") in first.stdout, first.stdout
+    for node in fleet.nodes:
+        assert f"{node.host}: image pulled through the SSH tunnel (only the layers it lacked)" in first.stdout
     script = project / "score.py"
     script.write_text(script.read_text() + "\n# a second release: same model, new code\n")
     # --check --diff first: per node, only the code is sent, the script named as the difference; nothing
@@ -268,11 +264,21 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     new_image = pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0]
     assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
                                             "|| echo absent") == "absent"
+    # With transfer.mode auto (the default) the same node gets the tarball, and apply says why; then back.
+    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "auto"}}))
+    with forwards_refused(docker_engine, strict):
+        fell_back = ops("apply", fleet, changed_project, "--limit", strict.host)
+    assert fell_back.returncode == 0, fell_back.stdout + fell_back.stderr
+    assert (f"{strict.host}: image sent as a tarball, not through the tunnel: its sshd does not allow remote "
+            "forwards (AllowTcpForwarding in sshd_config)") in fell_back.stdout, fell_back.stdout
+    assert version(strict)["release"] != serving_before
+    back = ops("apply", fleet, project, "--limit", strict.host)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert version(strict)["release"] == serving_before
 
     # A pull cut off mid-layer (this apply's registry killed once node2 has received 10 MB of it): node2
     # fails and keeps serving; the next apply completes the image, sending no more than the changed layers.
-    # node2, not node3: node3's layers came in a tarball, and Docker pulls again a layer it holds when it
-    # did not pull it from a registry (it knows no digest for it), so its pull sends the whole image.
+    # node2: node1 and node3 hold this image already (node3 from the tarball above).
     cut_node = fleet.nodes[1]
     serving_before = version(cut_node)["release"]
 
@@ -653,8 +659,9 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     fleet, project, docker_engine, tmp_path
 ):
     """Service `fraud` beside mnist on node3: refused on mnist's port by preflight before anything is built;
-    on 6790 deployed, invoked and rolled out while mnist keeps its release; a node URL that leads to mnist
-    fails fraud's check naming what answered; removed, it leaves mnist serving."""
+    on 6790 deployed (through the tunnel: of fraud's image, only the layers mnist's lacks travel, no
+    environment layer), invoked and rolled out while mnist keeps its release; a node URL that leads to
+    mnist fails fraud's check naming what answered; removed, it leaves mnist serving."""
     node = fleet.nodes[2]
     other = copy_example(tmp_path / "fraud", batch="100%")
     spec = other / "fleetdeploy.yml"
@@ -669,8 +676,24 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     assert "preparing release" not in taken.stdout + taken.stderr and took < 60, (took, taken.stdout)
 
     spec.write_text(spec.read_text().replace("port: 6789", f"port: {OTHER_PORT}"))
+    mnist_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
+                                                 f"{serving_container(docker_engine, node)}")
+    received = "cat /sys/class/net/eth0/statistics/rx_bytes"
+    start = int(node_exec(docker_engine, node, received))
     first = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=900)
+    got = int(node_exec(docker_engine, node, received)) - start
     assert first.returncode == 0, first.stdout + first.stderr
+    assert f"{node.host}: image pulled through the SSH tunnel" in first.stdout, first.stdout
+    pulled = next(line for line in first.stdout.splitlines() if "transfer: nodes that lack the image pull" in line)
+    fraud_layers = tunnel_layers(pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0])
+    mnist_layers = tunnel_layers(mnist_image)
+    own = sum(size for digest, size in fraud_layers.items() if digest not in mnist_layers)
+    shared = sum(size for digest, size in fraud_layers.items() if digest in mnist_layers)
+    # What travels beyond fraud's own layers: its model and code, Ansible's modules (a few MB).
+    assert got <= 1.1 * own + 5e6 < shared, (
+        f"{node.host} received {got / 1e6:.1f} MB; fraud's own layers {own / 1e6:.1f} MB, shared with mnist "
+        f"(base and environment) {shared / 1e6:.1f} MB"
+    )
     assert version(node, OTHER_PORT)["service"] == "fraud" and version(node)["release"] == mnist_release
     invoked = fleetdeploy("invoke", fleet.inventory, "--file", spec, "--limit", node.host, "--json")
     assert invoked.returncode == 0, invoked.stdout + invoked.stderr
