@@ -275,6 +275,8 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     # node2: node1 and node3 hold this image already (node3 from the tarball above).
     cut_node = fleet.nodes[1]
     serving_before = version(cut_node)["release"]
+    # transfer.mode: tunnel, so the cut pull fails the node instead of falling back to the tarball.
+    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "tunnel"}}))
 
     def rx() -> int:
         return int(node_exec(docker_engine, cut_node, received))
