@@ -690,8 +690,9 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     mnist_layers = tunnel_layers(mnist_image)
     own = sum(size for digest, size in fraud_layers.items() if digest not in mnist_layers)
     shared = sum(size for digest, size in fraud_layers.items() if digest in mnist_layers)
-    # What travels beyond fraud's own layers: its model and code, Ansible's modules (a few MB).
-    assert got <= 1.1 * own + 5e6 < shared, (
+    # What travels beyond fraud's own layers: its model and code, Ansible's modules (2.5 MB for a score.py
+    # change in bench/apply; a first deploy runs more tasks): far below the environment layer (~70 MB).
+    assert got <= 1.1 * own + 15e6 < shared, (
         f"{node.host} received {got / 1e6:.1f} MB; fraud's own layers {own / 1e6:.1f} MB, shared with mnist "
         f"(base and environment) {shared / 1e6:.1f} MB"
     )
