@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sys
 import uuid
 from pathlib import Path
@@ -22,6 +21,7 @@ from fleetdeploy.azureml.environment import CONDA_FILE, PIP_FILE
 from fleetdeploy.azureml.inference import InferenceConfig
 from fleetdeploy.errors import ConfigError, DeployError, FleetdeployError
 from fleetdeploy.local.service import LocalService
+from fleetdeploy.ports import free_port
 from fleetdeploy.registry import Workspace
 
 SPEC_FILE = "fleetdeploy.yml"
@@ -296,7 +296,7 @@ def deploy(workspace: Workspace, name: str, models, inference_config: InferenceC
                 raise WebserviceException(f"a service named {name!r} already exists {where}; pass overwrite=True "
                                           "to replace it, or use its update()")
             service.delete(lambda line: None)
-        port = config.port or _free_port(config.address)
+        port = config.port or free_port(config.address)
         # The slots listen in the front container's own network namespace: any two ports but the service's.
         rest: dict = {"rollout": {"slot_ports": [16789, 26789] if port not in (16789, 26789) else [16790, 26790]}}
     else:
@@ -363,12 +363,6 @@ def _inference_of(spec: dict) -> InferenceConfig:
 
 def _rest(spec: dict) -> dict:
     return {key: spec[key] for key in ("rollout", "endpoint") if key in spec}
-
-
-def _free_port(address: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return probe.getsockname()[1]
 
 
 def _parsed(answer: str | None):

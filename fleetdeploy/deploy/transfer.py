@@ -58,5 +58,7 @@ def say_transfers(result, say: Callable[[str], None]) -> None:
             say(f"{host}: image sent as a tarball, not through the tunnel: {image['tunnel_problem']}")
         elif image.get("via") == "tunnel":
             say(f"{host}: image pulled through the SSH tunnel (only the layers it lacked)")
-        elif image.get("via"):
-            say(f"{host}: image sent as a tarball" if image["via"] == "archive" else f"{host}: image pulled from the registry")
+        elif image.get("via") == "archive":
+            say(f"{host}: image sent as a tarball")
+        elif image.get("via") == "registry":
+            say(f"{host}: image pulled from the registry")

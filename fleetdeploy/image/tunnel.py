@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from fleetdeploy.errors import DeployError
 from fleetdeploy.image.builder import BuiltImage
 from fleetdeploy.image.push import push_image
 from fleetdeploy.paths import cache_home
+from fleetdeploy.ports import free_port, port_taken
 
 BINARY = "docker-registry"  # Debian's name for distribution's `registry`
 KEEP_IMAGES = 3  # per service: what a rollback to a recent release pulls without a new push
@@ -77,21 +77,6 @@ def config_text(root: Path, port: int) -> str:
         f"  secret: {secrets.token_hex(16)}",
         "",
     ])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_taken(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 @contextmanager

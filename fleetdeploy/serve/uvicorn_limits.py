@@ -58,7 +58,7 @@ def limited_protocol(settings: Settings) -> type:
             if self._in_head:
                 self._head_bytes += len(data)
             super().data_received(data)
-            if self.transport.is_closing() or self._refused:
+            if self.transport.is_closing():
                 return
             if self._head_too_large or (self._in_head and self._head_bytes > settings.max_header_size):
                 self._refuse(431, f"the request line and headers are over {settings.max_header_size} bytes "
@@ -118,8 +118,7 @@ def limited_protocol(settings: Settings) -> type:
 
         def _head_late(self) -> None:
             self._timer = None
-            if self._in_head and not self._refused and not self.transport.is_closing() \
-                    and not self._held(self._head_late):
+            if self._in_head and not self.transport.is_closing() and not self._held(self._head_late):
                 self._refuse(408, f"the request headers did not arrive within {settings.read_timeout:g} s "
                                   "(--read-timeout)")
 
