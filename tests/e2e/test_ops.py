@@ -216,6 +216,17 @@ def tunnel_layers(image: str) -> dict[str, int]:
     return {layer["digest"]: layer["size"] for layer in manifest["layers"]}
 
 
+def pulled_image(apply_output: str) -> str:
+    """The image (repository:tag) apply pushed for its nodes to pull, from its `transfer:` line."""
+    line = next(line for line in apply_output.splitlines() if "transfer: nodes that lack the image pull" in line)
+    return line.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0]
+
+
+def rx_bytes(docker_engine, node) -> int:
+    """What the node's network interface has received so far."""
+    return int(node_exec(docker_engine, node, "cat /sys/class/net/eth0/statistics/rx_bytes"))
+
+
 def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
     """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
     its bytes received are within 10% of the changed layers' size (issue 17). And
@@ -229,14 +240,13 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     shutil.copy(project / "score.py", changed_project / "score.py")  # the code the fleet serves
     with (changed_project / "requirements.txt").open("a") as requirements:
         requirements.write("six==1.17.0\n")
-    received = "cat /sys/class/net/eth0/statistics/rx_bytes"
-    start = int(node_exec(docker_engine, node, received))
+    start = rx_bytes(docker_engine, node)
     done = ops("apply", fleet, changed_project, "--limit", node.host)
-    got = int(node_exec(docker_engine, node, received)) - start
+    got = rx_bytes(docker_engine, node) - start
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{node.host}: image pulled through the SSH tunnel" in done.stdout, done.stdout
-    pulled = next(line for line in done.stdout.splitlines() if "transfer: nodes that lack the image pull" in line)
-    new_layers = tunnel_layers(pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0])
+    new_image = pulled_image(done.stdout)
+    new_layers = tunnel_layers(new_image)
     changed = sum(size for digest, size in new_layers.items() if digest not in old_layers)
     whole = sum(new_layers.values())
     assert 0 < changed < 0.6 * whole, (changed, whole)  # the base's layers are unchanged
@@ -258,7 +268,6 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     assert ("the image could not come through the SSH tunnel to the controller's registry: its sshd does not "
             "allow remote forwards (AllowTcpForwarding in sshd_config)") in said, refused.stdout
     assert version(strict)["release"] == serving_before
-    new_image = pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0]
     assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
                                             "|| echo absent") == "absent"
     # With transfer.mode auto (the default) the same node gets the tarball, and apply says why; then back.
@@ -279,7 +288,7 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "tunnel"}}))
 
     def rx() -> int:
-        return int(node_exec(docker_engine, cut_node, received))
+        return rx_bytes(docker_engine, cut_node)
 
     def pulling() -> bool:
         return node_exec(docker_engine, cut_node, "pgrep -f 'docker pull' >/dev/null && echo yes || echo no") == "yes"
@@ -677,16 +686,14 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     spec.write_text(spec.read_text().replace("port: 6789", f"port: {OTHER_PORT}"))
     mnist_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
                                                  f"{serving_container(docker_engine, node)}")
-    received = "cat /sys/class/net/eth0/statistics/rx_bytes"
-    start = int(node_exec(docker_engine, node, received))
+    start = rx_bytes(docker_engine, node)
     first = fleetdeploy("apply", fleet.inventory, "-f", spec, "--limit", node.host, timeout=900)
-    got = int(node_exec(docker_engine, node, received)) - start
+    got = rx_bytes(docker_engine, node) - start
     assert first.returncode == 0, first.stdout + first.stderr
     # Either fraud's image has mnist's id (the build cache made it the same: only tagged) or only its own
     # layers are pulled; never a tarball.
     assert "image sent" not in first.stdout, first.stdout
-    pulled = next(line for line in first.stdout.splitlines() if "transfer: nodes that lack the image pull" in line)
-    fraud_layers = tunnel_layers(pulled.split(" pull 127.0.0.1:", 1)[1].split("/", 1)[1].split()[0])
+    fraud_layers = tunnel_layers(pulled_image(first.stdout))
     mnist_layers = tunnel_layers(mnist_image)
     own = sum(size for digest, size in fraud_layers.items() if digest not in mnist_layers)
     shared = sum(size for digest, size in fraud_layers.items() if digest in mnist_layers)
