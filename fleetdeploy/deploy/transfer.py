@@ -54,11 +54,13 @@ def say_transfers(result, say: Callable[[str], None]) -> None:
     """How each node that lacked the image got it, and why the tunnel was not used where it was offered."""
     for host, info in sorted(result.hosts.items()):
         image = info.report.get("image") or {}
+        # zstd where the node has the tool, gzip otherwise (role fleet_image, load-archive.yml).
+        tarball = f"a {image['compression']} tarball" if image.get("compression") else "a tarball"
         if image.get("tunnel_problem"):
-            say(f"{host}: image sent as a tarball, not through the tunnel: {image['tunnel_problem']}")
+            say(f"{host}: image sent as {tarball}, not through the tunnel: {image['tunnel_problem']}")
         elif image.get("via") == "tunnel":
             say(f"{host}: image pulled through the SSH tunnel (only the layers it lacked)")
         elif image.get("via") == "archive":
-            say(f"{host}: image sent as a tarball")
+            say(f"{host}: image sent as {tarball}")
         elif image.get("via") == "registry":
             say(f"{host}: image pulled from the registry")

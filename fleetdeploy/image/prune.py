@@ -12,16 +12,23 @@ from fleetdeploy.dockerhost import docker_client
 
 
 def prune_saved_images(cache_dir: Path, *, keep: int = 3) -> list[Path]:
-    """Delete all but the `keep` most recently written or reused tarballs in <cache>/images/."""
+    """Delete the files of all but the `keep` most recently written or reused images in <cache>/images/
+    (each image: `<id>.tar.gz`, `<id>.tar.zst` and `<id>.json`, fleetdeploy.image.save)."""
     folder = Path(cache_dir) / "images"
     if not folder.is_dir():
         return []
-    # *.tar: tarballs saved before they were gzipped, pruned with the rest.
-    tarballs = sorted([*folder.glob("*.tar.gz"), *folder.glob("*.tar")], key=lambda p: p.stat().st_mtime, reverse=True)
+    # *.tar: tarballs saved before they were gzipped, pruned with the rest. Partial files (*.part) belong
+    # to a save under way.
+    by_image: dict[str, list[Path]] = {}
+    for path in folder.iterdir():
+        if path.name.endswith((".tar.gz", ".tar.zst", ".json", ".tar")):
+            by_image.setdefault(path.name.split(".", 1)[0], []).append(path)
+    newest_first = sorted(by_image.values(), key=lambda files: max(f.stat().st_mtime for f in files), reverse=True)
     removed = []
-    for old in tarballs[keep:]:
-        old.unlink(missing_ok=True)
-        removed.append(old)
+    for files in newest_first[keep:]:
+        for old in sorted(files):
+            old.unlink(missing_ok=True)
+            removed.append(old)
     return removed
 
 

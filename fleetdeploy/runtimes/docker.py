@@ -59,6 +59,8 @@ class DockerRuntime:
             "fleet_image_service": spec.service,
             "fleet_image_source": "registry" if spec.registry else "archive",
             "fleet_image_archive": image.archive.path if image.archive else "",
+            "fleet_image_archive_zstd": image.archive.zstd_path if image.archive else "",
+            "fleet_image_unpacked_bytes": image.archive.tar_bytes if image.archive else 0,
             # The tunnel's port comes with the run that offers it (deploy/transfer.py), not with the release.
             "fleet_image_tunnel_fallback": spec.transfer.mode != "tunnel",
             **service_vars,

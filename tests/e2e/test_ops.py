@@ -275,7 +275,7 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     with forwards_refused(docker_engine, strict):
         fell_back = ops("apply", fleet, changed_project, "--limit", strict.host)
     assert fell_back.returncode == 0, fell_back.stdout + fell_back.stderr
-    assert (f"{strict.host}: image sent as a tarball, not through the tunnel: its sshd does not allow remote "
+    assert (f"{strict.host}: image sent as a gzip tarball, not through the tunnel: its sshd does not allow remote "
             "forwards (AllowTcpForwarding in sshd_config)") in fell_back.stdout, fell_back.stdout
     assert version(strict)["release"] != serving_before
 

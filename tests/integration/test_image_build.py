@@ -1,13 +1,17 @@
 """The scoring image builder against the real Docker engine: build, reuse, save, and serve /score
 from a container whose entry script and model are mounted read-only (nothing user-specific inside)."""
 
+import gzip
+import io
 import json
 import os
 import tarfile
 import time
+from dataclasses import replace
 
 import pytest
 import requests
+import zstandard
 
 from fleetdeploy.errors import ConfigError
 from fleetdeploy.image import (
@@ -150,20 +154,31 @@ def test_container_scores_with_mounted_script_and_model(built, docker_client, tm
         container.remove(force=True)
 
 
-def test_save_image_writes_the_tarball_once(built, docker_client):
+def test_save_image_writes_the_gzip_and_zstd_tarballs_once(built, docker_client):
     first, _, _, _, cache = built
     saved = save_image(first, cache)
-    assert saved.path == cache / "images" / f"{first.image_id.removeprefix('sha256:')}.tar.gz"
+    stem = cache / "images" / first.image_id.removeprefix("sha256:")
+    assert (saved.path, saved.zstd_path) == (stem.with_suffix(".tar.gz"), stem.with_suffix(".tar.zst"))
     assert saved.size == saved.path.stat().st_size > 10_000_000 and not saved.reused
     with open(saved.path, "rb") as raw:
         assert raw.read(2) == b"\x1f\x8b", "the tarball is not gzipped"
-    with tarfile.open(saved.path) as tar:
-        assert "manifest.json" in tar.getnames()
+    # Both hold the same `docker save` tar, whose size is recorded (the space a node's data root needs).
+    with gzip.open(saved.path) as plain:
+        from_gzip = plain.read()
+    with open(saved.zstd_path, "rb") as raw:
+        from_zstd = zstandard.ZstdDecompressor().stream_reader(raw).read()
+    assert from_gzip == from_zstd and saved.tar_bytes == len(from_gzip)
+    assert saved.zstd_path.stat().st_size < saved.size
+    with tarfile.open(fileobj=io.BytesIO(from_zstd)) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == [first.tag]
-    inode = saved.path.stat().st_ino
+    inodes = saved.path.stat().st_ino, saved.zstd_path.stat().st_ino
     again = save_image(first.image_id, cache)
-    assert again.reused and again.path == saved.path and saved.path.stat().st_ino == inode
+    assert again.reused and again == replace(saved, reused=True)
+    assert (again.path.stat().st_ino, again.zstd_path.stat().st_ino) == inodes
+    # A cache without the record (an earlier fleetdeploy's, or a save cut short) is saved again.
+    stem.with_suffix(".json").unlink()
+    assert not save_image(first.image_id, cache).reused
 
 
 def test_failed_pip_install_reports_the_step_and_pip_error(python_base, tmp_path):

@@ -38,7 +38,8 @@ def spec_with(project: Path, extra: str = ""):
 
 
 def prepared(archive: bool = True):
-    saved = SavedImage(Path("/cache/images/1.tar.gz"), 10, IMAGE.image_id, False) if archive else None
+    cache = Path("/cache/images")
+    saved = SavedImage(cache / "1.tar.gz", 10, IMAGE.image_id, False, cache / "1.tar.zst", 30) if archive else None
     return SimpleNamespace(runs_from=ImageRelease(IMAGE, saved))
 
 
@@ -107,14 +108,17 @@ def test_apply_says_how_each_node_got_the_image():
 
     result = SimpleNamespace(hosts={
         "node1": host({"via": "tunnel", "tunnel_problem": ""}),
-        "node2": host({"via": "archive", "tunnel_problem": "its sshd does not allow remote forwards"}),
+        "node2": host({"via": "archive", "compression": "gzip",
+                       "tunnel_problem": "its sshd does not allow remote forwards"}),
         "node3": host(None),  # held the image: nothing to say
-        "node4": host({"via": "archive", "tunnel_problem": ""}),
+        "node4": host({"via": "archive", "compression": "zstd", "tunnel_problem": ""}),
+        "node5": host({"via": "archive", "tunnel_problem": ""}),  # a report from an earlier role
     })
     said = []
     say_transfers(result, said.append)
     assert said == [
         "node1: image pulled through the SSH tunnel (only the layers it lacked)",
-        "node2: image sent as a tarball, not through the tunnel: its sshd does not allow remote forwards",
-        "node4: image sent as a tarball",
+        "node2: image sent as a gzip tarball, not through the tunnel: its sshd does not allow remote forwards",
+        "node4: image sent as a zstd tarball",
+        "node5: image sent as a tarball",
     ]

@@ -128,7 +128,8 @@ def _prepared_of(tmp_path, spec) -> PreparedRelease:
         True,
         True,
     )
-    archive = SavedImage(tmp_path / "image.tar", 10, image.image_id, reused=False)
+    archive = SavedImage(tmp_path / "image.tar.gz", 10, image.image_id, reused=False,
+                         zstd_path=tmp_path / "image.tar.zst", tar_bytes=30)
     return PreparedRelease("0123456789ab", staged, container_settings(spec), ImageRelease(image, archive))
 
 
@@ -174,7 +175,8 @@ def test_controller_files_are_paths_and_nothing_else_is(variables):
             for item in value:
                 yield from paths(item, key)
 
-    assert sorted(paths(variables)) == ["fleet_artifacts_code_archive", "fleet_image_archive", "src"]
+    assert sorted(paths(variables)) == [
+        "fleet_artifacts_code_archive", "fleet_image_archive", "fleet_image_archive_zstd", "src"]
 
 
 def test_sample_request_and_model_layout_reach_the_roles(variables):
