@@ -227,6 +227,36 @@ def rx_bytes(docker_engine, node) -> int:
     return int(node_exec(docker_engine, node, "cat /sys/class/net/eth0/statistics/rx_bytes"))
 
 
+def cut_mid_tarball(docker_engine, fleet, node, project: Path, *, after_bytes: float) -> str:
+    """Run apply on `node` and cut the link once the copy of the image tarball has begun and the node has
+    received `after_bytes` more: its SSH sessions killed and its sshd stopped until apply has ended (a link
+    that stays down: Ansible would otherwise send the file again by scp on a new connection); apply's
+    output."""
+    def copying() -> bool:
+        # Ansible's copy writes `<its temporary folder>/.source`, in the service's scratch folder.
+        return node_exec(docker_engine, node, "find /opt/fleetdeploy/*/incoming -type f 2>/dev/null | head -1") != ""
+
+    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", node.host],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not copying():
+            assert run.poll() is None and time.monotonic() < deadline, f"{node.host} was never sent the tarball"
+            time.sleep(0.1)
+        start = rx_bytes(docker_engine, node)
+        while rx_bytes(docker_engine, node) - start < after_bytes:
+            assert run.poll() is None, "the copy ended before it could be cut: the tarball is too small for this test"
+            time.sleep(0.1)
+        node_exec(docker_engine, node, "systemctl stop ssh && pkill -KILL -u fleet sshd; true")
+        output, _ = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        node_exec(docker_engine, node, "systemctl start ssh")
+    assert run.returncode != 0, output
+    return output
+
+
 def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
     """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
     its bytes received are within 10% of the changed layers' size (issue 17). And
@@ -270,10 +300,20 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     assert version(strict)["release"] == serving_before
     assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
                                             "|| echo absent") == "absent"
-    # With transfer.mode auto (the default) the same node gets the tarball, and apply says why; then back.
+    # With transfer.mode auto (the default) the same node gets the tarball, and apply says why. First the
+    # link is cut while the tarball is on the wire (issue 18: node3's SSH down once it has received 20 MB
+    # of it): the node fails, keeps serving, and the part the copy had written lies in the
+    # service's own scratch folder, which the next apply empties before it sends the tarball again.
     (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "auto"}}))
     with forwards_refused(docker_engine, strict):
+        cut_output = cut_mid_tarball(docker_engine, fleet, strict, changed_project, after_bytes=20e6)
+        assert strict.host in cut_output and "unreachable" in cut_output.lower(), cut_output
+        assert version(strict)["release"] == serving_before
+        left = node_exec(docker_engine, strict, "du -sk /opt/fleetdeploy/*/incoming | awk '{ s += $1 } END { print s }'")
+        assert int(left) > 10_000, f"the cut left {left} KiB in the scratch folder: was it cut mid-transfer?"
         fell_back = ops("apply", fleet, changed_project, "--limit", strict.host)
+    assert node_exec(docker_engine, strict, "find /opt/fleetdeploy/*/incoming /opt/fleetdeploy/*/images "
+                                            "/home/fleet/.ansible/tmp -type f 2>/dev/null; true") == ""
     assert fell_back.returncode == 0, fell_back.stdout + fell_back.stderr
     assert (f"{strict.host}: image sent as a gzip tarball, not through the tunnel: its sshd does not allow remote "
             "forwards (AllowTcpForwarding in sshd_config)") in fell_back.stdout, fell_back.stdout
@@ -543,6 +583,14 @@ def score_until_served(url: str, body: bytes, timeout: float) -> list[tuple[int,
         time.sleep(0.1)
 
 
+def power_cycle(fleet, node) -> str:
+    """`sandbox power-cycle` of one node; its scoring URL on the ports it got anew."""
+    cut = subprocess.run([*CLI, "sandbox", "power-cycle", "--name", fleet.name, node.host],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    return scoring_urls(fleet)[node.host]
+
+
 def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fleet, project):
     """A power cut on node2 (`sandbox power-cycle`: the node container killed, then booted again by
     systemd) and no controller: once something answers on its port, every answer before the first 200 is
@@ -550,19 +598,66 @@ def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fl
     release it served before, and status calls it healthy (through the ports the sandbox got anew)."""
     node = fleet.nodes[1]
     served = version(node)["release"]
-    cut = subprocess.run(
-        [*CLI, "sandbox", "power-cycle", "--name", fleet.name, node.host],
-        capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert cut.returncode == 0, cut.stdout + cut.stderr
-    said = next(line for line in cut.stdout.splitlines() if line.startswith(f"{node.host}:"))
-    url = said.split("scoring ")[1].split(",")[0]
+    url = power_cycle(fleet, node)
     answers = score_until_served(url, (project / "sample_request.json").read_bytes(), timeout=120)
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
     with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
         assert json.load(answer)["release"] == served
     code, nodes = status_json(fleet, project)
     assert code == 0 and nodes[node.host]["state"] == "healthy", nodes[node.host]
+
+
+def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and_apply_converges_it(
+    fleet, project, docker_engine, tmp_path
+):
+    """node2 loses power while apply rolls a new release onto it, once the new slot's container runs beside
+    the serving one (the switch under way): with no controller it comes back serving one complete release,
+    the old or the new (its version answers with one of them, and every answer before is a 503 with
+    Retry-After), and the next apply converges it on the new release with one slot running."""
+    node = fleet.nodes[1]
+    url = scoring_urls(fleet)[node.host]
+    body = (project / "sample_request.json").read_bytes()
+
+    def release_at(url: str) -> str:
+        with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
+            return json.load(answer)["release"]
+
+    served = release_at(url)
+    changed = copy_example(tmp_path / "changed")
+    shutil.copy(project / "fleetdeploy.yml", changed / "fleetdeploy.yml")
+    (changed / "score.py").write_text((project / "score.py").read_text() + "\n# a new release (power-cut test)\n")
+
+    def slots_running() -> int:
+        names = node_exec(docker_engine, node, f"docker ps --filter label=fleetdeploy.service={SERVICE} "
+                                               "--format '{{.Names}}' 2>/dev/null; true")
+        return len(names.split())
+
+    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", changed / "fleetdeploy.yml", "--limit", node.host],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while slots_running() < 2:
+            assert run.poll() is None and time.monotonic() < deadline, "the new slot never ran beside the old one"
+            time.sleep(0.1)
+        url = power_cycle(fleet, node)
+        cut, _ = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode != 0, cut
+
+    answers = score_until_served(url, body, timeout=120)
+    assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
+    came_back_with = release_at(url)
+    again = ops("apply", fleet, changed, "--limit", node.host)
+    assert again.returncode == 0, again.stdout + again.stderr
+    new = release_of(again)
+    assert came_back_with in (served, new), (came_back_with, served, new)
+    assert release_at(url) == new and call(f"{url}/score", body)[:2] == (200, b"[2]")
+    assert slots_running() == 1
+    # Back to the release the next tests expect.
+    back = ops("apply", fleet, project, "--limit", node.host)
+    assert back.returncode == 0 and release_at(url) == served, back.stdout + back.stderr
 
 
 def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_starts_a_stopped_one(
