@@ -5,10 +5,11 @@ One pass over `docker save` writes two compressions of it, once per image:
   bookworm's engine, included), so the node needs nothing else;
 - zstd at level 9, for nodes that have the `zstd` tool (the role pipes `zstd -dc` into `docker load`:
   Docker 20.10 does not read zstd itself).
-For the example's image (455 MB as a plain tar): gzip 174 MB, zstd 119 MB (0.68x) for 7 s more of one
-core, run in zstd's own threads beside gzip's; a node unpacks zstd in 0.5 s against gzip's 2.9 s
-(docs/image.md). Sent as a plain tar it was compressed by SSH instead (Ansible's `ssh -C`, zlib level
-6), once per node and per transfer: 71 s to one sandbox node against 31 s for the gzip.
+For the example's image (455 MB as a plain tar): gzip 174 MB, zstd 119 MB (0.68x); both files in 11.9 s
+against 9.1 s for the gzip alone, zstd running in its own threads beside gzip; a node unpacks zstd in
+0.8 s against gzip's 2.7 s (bench/image/compress.py, docs/image.md). Sent as a plain tar it was
+compressed by SSH instead (Ansible's `ssh -C`, zlib level 6), once per node and per transfer: 71 s to one
+sandbox node against 31 s for the gzip.
 
 A third file, `<id>.json`, records the plain tar's size (the space Docker's data root needs at least) and
 is written last: the three files exist together or the image is saved again."""
