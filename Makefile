@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status bench-first-run bench-front clean-sandboxes
+.PHONY: bootstrap demo test unit lint bench-serve bench-apply bench-rollout bench-status bench-first-run bench-front bench-image clean-sandboxes
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,6 +34,9 @@ bench-first-run: bootstrap
 
 bench-front: bootstrap
 	$(PY) bench/front/run.py
+
+bench-image: bootstrap
+	$(PY) bench/image/compress.py
 
 lint: bootstrap
 	$(VENV)/bin/ruff check fleetdeploy tests bench

@@ -7,7 +7,7 @@ For one image (default: the newest `fleetdeploy-*` image in the local engine, e.
 (time and size), and the result is decompressed again (the time a node spends unpacking before
 `docker load`, checked to give the same bytes back). Ratios are against gzip -1 measured in the same run.
 
-    .venv/bin/python bench/image/compress.py [IMAGE]
+    .venv/bin/python bench/image/compress.py [IMAGE]     # or: make bench-image
 
 Writes bench/image/results/latest.txt.
 """

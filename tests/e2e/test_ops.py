@@ -607,6 +607,45 @@ def test_a_node_that_lost_power_serves_its_release_again_without_a_controller(fl
     assert code == 0 and nodes[node.host]["state"] == "healthy", nodes[node.host]
 
 
+def release_at(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
+        return json.load(answer)["release"]
+
+
+def slots_running(docker_engine, node) -> int:
+    names = node_exec(docker_engine, node, f"docker ps --filter label=fleetdeploy.service={SERVICE} "
+                                           "--format '{{.Names}}' 2>/dev/null; true")
+    return len(names.split())
+
+
+def new_release_of(project: Path, dest: Path, why: str) -> Path:
+    """A copy of the example project serving `project`'s spec with a score.py of its own: a new release
+    that needs no new image."""
+    changed = copy_example(dest)
+    shutil.copy(project / "fleetdeploy.yml", changed / "fleetdeploy.yml")
+    (changed / "score.py").write_text((project / "score.py").read_text() + f"\n# a new release ({why})\n")
+    return changed
+
+
+def fault_mid_switch(docker_engine, fleet, node, project: Path, fault) -> str:
+    """apply `project` on `node` and call `fault()` once the new slot's container runs beside the serving
+    one (the switch under way); apply's output, which must be a failure."""
+    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", node.host],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while slots_running(docker_engine, node) < 2:
+            assert run.poll() is None and time.monotonic() < deadline, "the new slot never ran beside the old one"
+            time.sleep(0.1)
+        fault()
+        output, _ = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode != 0, output
+    return output
+
+
 def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and_apply_converges_it(
     fleet, project, docker_engine, tmp_path
 ):
@@ -615,36 +654,11 @@ def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and
     the old or the new (its version answers with one of them, and every answer before is a 503 with
     Retry-After), and the next apply converges it on the new release with one slot running."""
     node = fleet.nodes[1]
-    url = scoring_urls(fleet)[node.host]
     body = (project / "sample_request.json").read_bytes()
-
-    def release_at(url: str) -> str:
-        with urllib.request.urlopen(f"{url}/version", timeout=10) as answer:
-            return json.load(answer)["release"]
-
-    served = release_at(url)
-    changed = copy_example(tmp_path / "changed")
-    shutil.copy(project / "fleetdeploy.yml", changed / "fleetdeploy.yml")
-    (changed / "score.py").write_text((project / "score.py").read_text() + "\n# a new release (power-cut test)\n")
-
-    def slots_running() -> int:
-        names = node_exec(docker_engine, node, f"docker ps --filter label=fleetdeploy.service={SERVICE} "
-                                               "--format '{{.Names}}' 2>/dev/null; true")
-        return len(names.split())
-
-    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", changed / "fleetdeploy.yml", "--limit", node.host],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while slots_running() < 2:
-            assert run.poll() is None and time.monotonic() < deadline, "the new slot never ran beside the old one"
-            time.sleep(0.1)
-        url = power_cycle(fleet, node)
-        cut, _ = run.communicate(timeout=600)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    assert run.returncode != 0, cut
+    served = release_at(scoring_urls(fleet)[node.host])
+    changed = new_release_of(project, tmp_path / "changed", "power-cut test")
+    fault_mid_switch(docker_engine, fleet, node, changed, lambda: power_cycle(fleet, node))
+    url = scoring_urls(fleet)[node.host]  # the ports the node got anew
 
     answers = score_until_served(url, body, timeout=120)
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
@@ -654,24 +668,26 @@ def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and
     new = release_of(again)
     assert came_back_with in (served, new), (came_back_with, served, new)
     assert release_at(url) == new and call(f"{url}/score", body)[:2] == (200, b"[2]")
-    assert slots_running() == 1
+    assert slots_running(docker_engine, node) == 1
     # Back to the release the next tests expect.
     back = ops("apply", fleet, project, "--limit", node.host)
     assert back.returncode == 0 and release_at(url) == served, back.stdout + back.stderr
 
 
 def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_starts_a_stopped_one(
-    fleet, project, docker_engine
+    fleet, project, docker_engine, tmp_path
 ):
     """Docker's engine stopped on node3 (a package upgrade, someone's maintenance): while no slot listens
     its front answers 503 with Retry-After, not resets, and status calls it unhealthy; started again, the
     engine brings the serving container back (restart policy unless-stopped) and the node serves the
-    release it served, with no controller. Stopped again, the next apply starts it and the node serves."""
+    release it served, with no controller. Stopped in the middle of a deploy (the new slot running beside
+    the serving one): apply fails that node; the next apply starts the engine and converges the node."""
     node = fleet.nodes[2]
     url = scoring_urls(fleet)[node.host]
     body = (project / "sample_request.json").read_bytes()
     served = version(node)["release"]
-    node_exec(docker_engine, node, "systemctl stop docker.socket docker.service")
+    stop_engine = "systemctl stop docker.socket docker.service"
+    node_exec(docker_engine, node, stop_engine)
     try:
         status, _, headers = call(f"{url}/score", body)
         assert status == 503 and headers.get("retry-after"), (status, headers)
@@ -683,11 +699,17 @@ def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_s
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
     assert version(node)["release"] == served
 
-    node_exec(docker_engine, node, "systemctl stop docker.socket docker.service")
-    done = fleetdeploy("apply", fleet.inventory, "-f", project / "fleetdeploy.yml", "--limit", node.host,
-                       timeout=600)
+    changed = new_release_of(project, tmp_path / "changed", "engine-stop test")
+    failed = fault_mid_switch(docker_engine, fleet, node, changed, lambda: node_exec(docker_engine, node, stop_engine))
+    assert node.host in failed, failed
+    status, _, headers = call(f"{url}/score", body)
+    assert status == 503 and headers.get("retry-after"), (status, headers)
+    done = ops("apply", fleet, changed, "--limit", node.host)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert call(f"{url}/score", body)[:2] == (200, b"[2]") and version(node)["release"] == served
+    assert call(f"{url}/score", body)[:2] == (200, b"[2]") and version(node)["release"] == release_of(done)
+    assert slots_running(docker_engine, node) == 1
+    back = ops("apply", fleet, project, "--limit", node.host)
+    assert back.returncode == 0 and version(node)["release"] == served, back.stdout + back.stderr
 
 
 def test_a_slot_killed_under_load_costs_clients_no_reset_only_a_wait_or_a_503_with_retry_after(
