@@ -259,9 +259,11 @@ def cut_mid_tarball(docker_engine, fleet, node, project: Path, *, after_bytes: f
 
 def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project, docker_engine, tmp_path):
     """Through the tunnel, node1 receives the new environment's and server's layers, not the base's:
-    its bytes received are within 10% of the changed layers' size (issue 17). And
-    node3, refusing forwards, is refused the release when the spec asks for the tunnel only; a pull cut
-    off mid-layer fails node2 (still serving) and the next apply completes it. Then all go back."""
+    its bytes received are within 10% of the changed layers' size (issue 17). With the spec asking for
+    the tunnel only, node3 (refusing forwards) is refused the release and node2's pull, cut off mid-layer,
+    fails: both keep serving. node3's tarball is then cut on the wire (issue 18), and one more apply
+    completes both: node3 by tarball, node2 sending no more than the changed layers. The module's project
+    then carries the change: the fleet serves it, and no apply goes back."""
     node = fleet.nodes[0]
     before_image = node_exec(docker_engine, node, f"docker inspect --format '{{{{.Config.Image}}}}' "
                                                   f"{serving_container(docker_engine, node)}")
@@ -285,47 +287,18 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
         f"(the whole image: {whole / 1e6:.1f} MB)"
     )
 
-    # transfer.mode: tunnel where the node's sshd refuses forwards: that node fails naming the setting, is
-    # sent no tarball, and keeps serving its release.
-    strict = fleet.nodes[2]
+    # transfer.mode: tunnel, in one apply on node2 and node3 (max_fail 2: each fails on its own). node3's
+    # sshd refuses forwards: it fails naming the setting, is sent no tarball, keeps serving. node2's pull is
+    # cut off once it has received 10 MB (this apply's registry killed): it fails and keeps serving.
+    cut_node, strict = fleet.nodes[1], fleet.nodes[2]
     spec = yaml.safe_load((changed_project / "fleetdeploy.yml").read_text())
-    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "tunnel"}}))
-    serving_before = version(strict)["release"]
-    with forwards_refused(docker_engine, strict):
-        refused = ops("apply", fleet, changed_project, "--limit", strict.host)
-    said = " ".join(refused.stdout.split())
-    assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert ("the image could not come through the SSH tunnel to the controller's registry: its sshd does not "
-            "allow remote forwards (AllowTcpForwarding in sshd_config)") in said, refused.stdout
-    assert version(strict)["release"] == serving_before
-    assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
-                                            "|| echo absent") == "absent"
-    # With transfer.mode auto (the default) the same node gets the tarball, and apply says why. First the
-    # link is cut while the tarball is on the wire (issue 18: node3's SSH down once it has received 20 MB
-    # of it): the node fails, keeps serving, and the part the copy had written lies in the
-    # service's own scratch folder, which the next apply empties before it sends the tarball again.
-    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "auto"}}))
-    with forwards_refused(docker_engine, strict):
-        cut_output = cut_mid_tarball(docker_engine, fleet, strict, changed_project, after_bytes=20e6)
-        assert strict.host in cut_output and "unreachable" in cut_output.lower(), cut_output
-        assert version(strict)["release"] == serving_before
-        left = node_exec(docker_engine, strict, "du -sk /opt/fleetdeploy/incoming | cut -f1")
-        assert int(left) > 10_000, f"the cut left {left} KiB in the scratch folder: was it cut mid-transfer?"
-        fell_back = ops("apply", fleet, changed_project, "--limit", strict.host)
-    assert node_exec(docker_engine, strict, "find /opt/fleetdeploy/incoming /opt/fleetdeploy/*/images "
-                                            "/home/fleet/.ansible/tmp -type f 2>/dev/null; true") == ""
-    assert fell_back.returncode == 0, fell_back.stdout + fell_back.stderr
-    assert (f"{strict.host}: image sent as a gzip tarball, not through the tunnel: its sshd does not allow remote "
-            "forwards (AllowTcpForwarding in sshd_config)") in fell_back.stdout, fell_back.stdout
-    assert version(strict)["release"] != serving_before
 
-    # A pull cut off mid-layer (this apply's registry killed once node2 has received 10 MB of it): node2
-    # fails and keeps serving; the next apply completes the image, sending no more than the changed layers.
-    # node2: node1 and node3 hold this image already (node3 from the tarball above).
-    cut_node = fleet.nodes[1]
-    serving_before = version(cut_node)["release"]
-    # transfer.mode: tunnel, so the cut pull fails the node instead of falling back to the tarball.
-    (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump({**spec, "transfer": {"mode": "tunnel"}}))
+    def transfer(mode: str, **rollout) -> None:
+        (changed_project / "fleetdeploy.yml").write_text(yaml.safe_dump(
+            {**spec, "transfer": {"mode": mode}, "rollout": {**spec["rollout"], **rollout}}))
+
+    transfer("tunnel", max_fail=2)
+    serving_before = {node.host: version(node)["release"] for node in (cut_node, strict)}
 
     def rx() -> int:
         return rx_bytes(docker_engine, cut_node)
@@ -333,40 +306,66 @@ def test_a_requirements_change_sends_only_the_layers_that_changed(fleet, project
     def pulling() -> bool:
         return node_exec(docker_engine, cut_node, "pgrep -f 'docker pull' >/dev/null && echo yes || echo no") == "yes"
 
-    run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", changed_project / "fleetdeploy.yml", "--limit",
-                            cut_node.host], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 600
-        while not pulling():
-            assert run.poll() is None and time.monotonic() < deadline, "node2 never started pulling"
-            time.sleep(0.1)
-        at_pull = rx()
-        while rx() - at_pull < 10e6:
-            assert pulling(), "the pull ended before it could be cut off: the image is too small for this test"
-            time.sleep(0.1)
-        mine = subprocess.run(["pgrep", "-f", f"docker-registry serve .*config-{run.pid}-"], capture_output=True,
-                              text=True, check=False).stdout.split()
-        assert mine, "this apply's registry process was not found"
-        for pid in mine:
-            os.kill(int(pid), signal.SIGKILL)
-        cut, _ = run.communicate(timeout=900)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    with forwards_refused(docker_engine, strict):
+        run = subprocess.Popen([*CLI, "apply", fleet.inventory, "-f", changed_project / "fleetdeploy.yml", "--limit",
+                                f"{cut_node.host},{strict.host}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+        try:
+            deadline = time.monotonic() + 600
+            while not pulling():
+                assert run.poll() is None and time.monotonic() < deadline, "node2 never started pulling"
+                time.sleep(0.1)
+            at_pull = rx()
+            while rx() - at_pull < 10e6:
+                assert pulling(), "the pull ended before it could be cut off: the image is too small for this test"
+                time.sleep(0.1)
+            mine = subprocess.run(["pgrep", "-f", f"docker-registry serve .*config-{run.pid}-"], capture_output=True,
+                                  text=True, check=False).stdout.split()
+            assert mine, "this apply's registry process was not found"
+            for pid in mine:
+                os.kill(int(pid), signal.SIGKILL)
+            cut, _ = run.communicate(timeout=900)
+        finally:
+            if run.poll() is None:
+                run.kill()
+    said = " ".join(cut.split())
     assert run.returncode == 1, cut
-    assert "could not come through the SSH tunnel to the controller's registry: docker pull failed" in " ".join(
-        cut.split()), cut
-    assert version(cut_node)["release"] == serving_before
-    start = rx()
-    again = ops("apply", fleet, changed_project, "--limit", cut_node.host)
+    assert (f"host {strict.host}: the image could not come through the SSH tunnel to the controller's registry: its "
+            "sshd does not allow remote forwards (AllowTcpForwarding in sshd_config)") in said, cut
+    assert (f"host {cut_node.host}: the image could not come through the SSH tunnel to the controller's registry: "
+            "docker pull failed") in said, cut
+    assert {node.host: version(node)["release"] for node in (cut_node, strict)} == serving_before
+    assert node_exec(docker_engine, strict, f"docker image inspect {new_image} >/dev/null 2>&1 && echo held "
+                                            "|| echo absent") == "absent"
+
+    # With transfer.mode auto (the default) node3 gets the tarball. First the link is cut while the tarball
+    # is on the wire (issue 18: node3's SSH down once it has received 20 MB of it): the node fails, keeps
+    # serving, and the part the copy had written lies in the service's own scratch folder, which the next
+    # apply empties before it sends the tarball again. That apply also completes node2's cut pull.
+    transfer("auto")
+    with forwards_refused(docker_engine, strict):
+        cut_output = cut_mid_tarball(docker_engine, fleet, strict, changed_project, after_bytes=20e6)
+        assert strict.host in cut_output and "unreachable" in cut_output.lower(), cut_output
+        assert version(strict)["release"] == serving_before[strict.host]
+        left = node_exec(docker_engine, strict, "du -sk /opt/fleetdeploy/incoming | cut -f1")
+        assert int(left) > 10_000, f"the cut left {left} KiB in the scratch folder: was it cut mid-transfer?"
+        start = rx()
+        again = ops("apply", fleet, changed_project, "--limit", f"{cut_node.host},{strict.host}")
     assert again.returncode == 0, again.stdout + again.stderr
+    assert node_exec(docker_engine, strict, "find /opt/fleetdeploy/incoming /opt/fleetdeploy/*/images "
+                                            "/home/fleet/.ansible/tmp -type f 2>/dev/null; true") == ""
+    assert (f"{strict.host}: image sent as a gzip tarball, not through the tunnel: its sshd does not allow remote "
+            "forwards (AllowTcpForwarding in sshd_config)") in again.stdout, again.stdout
     assert f"{cut_node.host}: image pulled through the SSH tunnel" in again.stdout, again.stdout
     assert rx() - start <= 1.1 * changed, f"{(rx() - start) / 1e6:.1f} MB for {changed / 1e6:.1f} MB of changed layers"
-    # Every node back on the release the next tests expect, in one apply: each still holds its image.
-    back = ops("apply", fleet, project)
-    assert back.returncode == 0, back.stdout + back.stderr
-    assert "image pulled" not in back.stdout and "image sent" not in back.stdout, back.stdout
-    assert {version(node)["release"] for node in fleet.nodes} == {serving_before}
+    released = {node.host: version(node)["release"] for node in fleet.nodes}
+    assert len(set(released.values())) == 1 and set(released.values()).isdisjoint(serving_before.values()), released
+
+    # The module's project takes the change (the same spec, code and environment): the fleet is where it wants.
+    shutil.copy(changed_project / "requirements.txt", project / "requirements.txt")
+    there = ops("apply", fleet, project)
+    assert there.returncode == 0, there.stdout + there.stderr
+    assert "batches: none (3 node(s) already there)" in there.stdout, there.stdout
 
 
 def test_a_healthy_fleet_is_reported_fast_and_exits_zero(fleet, project):
@@ -547,14 +546,16 @@ def test_a_vaulted_become_password_serves_apply_status_logs_and_rollback(fleet, 
         assert code == 0 and all(node["state"] == "healthy" for node in nodes.values()), nodes
         serving = {name: node["release"] for name, node in nodes.items()}
 
-        back = fleetdeploy("rollback", inventory, *opened, "-f", spec)
+        # Rollback and apply switch node1 alone: what they need sudo for is the same on every node.
+        back = fleetdeploy("rollback", inventory, *opened, "-f", spec, "--limit", "node1")
         assert back.returncode == 0, back.stdout + back.stderr
         _, nodes = status_json(inventory, project, *opened)
-        assert all(node["release"] != serving[name] for name, node in nodes.items()), nodes
+        assert [name for name, node in nodes.items() if node["release"] != serving[name]] == ["node1"], nodes
         # The spec's release again, the password given as -K would (the plain inventory has none).
         password_file = tmp_path / "become-pass"
         password_file.write_text(password + "\n")
-        forward = fleetdeploy("apply", fleet.inventory, "--become-password-file", password_file, "-f", spec)
+        forward = fleetdeploy("apply", fleet.inventory, "--become-password-file", password_file, "-f", spec,
+                              "--limit", "node1")
         assert forward.returncode == 0, forward.stdout + forward.stderr
         _, nodes = status_json(inventory, project, *opened)
         assert {name: node["release"] for name, node in nodes.items()} == serving
@@ -618,12 +619,15 @@ def slots_running(docker_engine, node) -> int:
     return len(names.split())
 
 
-def new_release_of(project: Path, dest: Path, why: str) -> Path:
-    """A copy of the example project serving `project`'s spec with a score.py of its own: a new release
-    that needs no new image."""
-    changed = copy_example(dest)
-    shutil.copy(project / "fleetdeploy.yml", changed / "fleetdeploy.yml")
-    (changed / "score.py").write_text((project / "score.py").read_text() + f"\n# a new release ({why})\n")
+@pytest.fixture(scope="module")
+def next_release(project, tmp_path_factory) -> Path:
+    """A copy of the module's project with a score.py of its own: a new release that needs no new image.
+    The two faults in the middle of a switch roll it out (node2, then node3), and the module's project
+    then takes it on, so that no apply goes back."""
+    changed = copy_example(tmp_path_factory.mktemp("next-release"))
+    for name in ("fleetdeploy.yml", "requirements.txt"):
+        shutil.copy(project / name, changed / name)
+    (changed / "score.py").write_text((project / "score.py").read_text() + "\n# the next release (mid-switch faults)\n")
     return changed
 
 
@@ -647,7 +651,7 @@ def fault_mid_switch(docker_engine, fleet, node, project: Path, fault) -> str:
 
 
 def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and_apply_converges_it(
-    fleet, project, docker_engine, tmp_path
+    fleet, project, next_release, docker_engine
 ):
     """node2 loses power while apply rolls a new release onto it, once the new slot's container runs beside
     the serving one (the switch under way): with no controller it comes back serving one complete release,
@@ -656,26 +660,23 @@ def test_a_node_that_lost_power_in_the_middle_of_a_switch_serves_one_release_and
     node = fleet.nodes[1]
     body = (project / "sample_request.json").read_bytes()
     served = release_at(scoring_urls(fleet)[node.host])
-    changed = new_release_of(project, tmp_path / "changed", "power-cut test")
-    fault_mid_switch(docker_engine, fleet, node, changed, lambda: power_cycle(fleet, node))
+    fault_mid_switch(docker_engine, fleet, node, next_release, lambda: power_cycle(fleet, node))
     url = scoring_urls(fleet)[node.host]  # the ports the node got anew
 
     answers = score_until_served(url, body, timeout=120)
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
     came_back_with = release_at(url)
-    again = ops("apply", fleet, changed, "--limit", node.host)
+    again = ops("apply", fleet, next_release, "--limit", node.host)
     assert again.returncode == 0, again.stdout + again.stderr
     new = release_of(again)
     assert came_back_with in (served, new), (came_back_with, served, new)
     assert release_at(url) == new and call(f"{url}/score", body)[:2] == (200, b"[2]")
     assert slots_running(docker_engine, node) == 1
-    # Back to the release the next tests expect.
-    back = ops("apply", fleet, project, "--limit", node.host)
-    assert back.returncode == 0 and release_at(url) == served, back.stdout + back.stderr
+    # node2 stays on the next release: the engine test rolls it onto node3, then the rest of the fleet.
 
 
 def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_starts_a_stopped_one(
-    fleet, project, docker_engine, tmp_path
+    fleet, project, next_release, docker_engine
 ):
     """Docker's engine stopped on node3 (a package upgrade, someone's maintenance): while no slot listens
     its front answers 503 with Retry-After, not resets, and status calls it unhealthy; started again, the
@@ -699,17 +700,21 @@ def test_a_docker_engine_stopped_and_started_serves_the_same_release_and_apply_s
     assert all(status == 503 and retry_after for status, retry_after in answers[:-1]), answers
     assert version(node)["release"] == served
 
-    changed = new_release_of(project, tmp_path / "changed", "engine-stop test")
-    failed = fault_mid_switch(docker_engine, fleet, node, changed, lambda: node_exec(docker_engine, node, stop_engine))
+    failed = fault_mid_switch(docker_engine, fleet, node, next_release,
+                              lambda: node_exec(docker_engine, node, stop_engine))
     assert node.host in failed, failed
     status, _, headers = call(f"{url}/score", body)
     assert status == 503 and headers.get("retry-after"), (status, headers)
-    done = ops("apply", fleet, changed, "--limit", node.host)
+    done = ops("apply", fleet, next_release, "--limit", node.host)
     assert done.returncode == 0, done.stdout + done.stderr
     assert call(f"{url}/score", body)[:2] == (200, b"[2]") and version(node)["release"] == release_of(done)
     assert slots_running(docker_engine, node) == 1
-    back = ops("apply", fleet, project, "--limit", node.host)
-    assert back.returncode == 0 and version(node)["release"] == served, back.stdout + back.stderr
+    # The module's project takes the next release on (node2 serves it since the power-cut test): node1
+    # gets it, and the whole fleet serves one release again for the next tests.
+    shutil.copy(next_release / "score.py", project / "score.py")
+    rest = ops("apply", fleet, project, "--limit", fleet.nodes[0].host)
+    assert rest.returncode == 0, rest.stdout + rest.stderr
+    assert {release_at(other) for other in scoring_urls(fleet).values()} == {release_of(done)}
 
 
 def test_a_slot_killed_under_load_costs_clients_no_reset_only_a_wait_or_a_503_with_retry_after(
@@ -789,6 +794,7 @@ def test_two_services_share_a_node_each_checked_rolled_out_and_removed_on_its_ow
     mnist fails fraud's check naming what answered; removed, it leaves mnist serving."""
     node = fleet.nodes[2]
     other = copy_example(tmp_path / "fraud", batch="100%")
+    shutil.copy(project / "requirements.txt", other / "requirements.txt")  # mnist's environment, as served
     spec = other / "fleetdeploy.yml"
     spec.write_text(spec.read_text().replace("service: mnist", "service: fraud"))
     mnist_release = version(node)["release"]

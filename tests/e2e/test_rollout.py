@@ -18,13 +18,14 @@ already hold the scoring image): each starts from the state the one before left.
                        and `docker inspect`, status, history, /version
     rollback command   back to v2 without shipping anything, 0 failed requests; the old secret value
                        comes back with its release
-    init() raises      stops at the canary, nothing switched, every node still serves v2, 0 failed
+    init() raises      stops at the canary, nothing switched, every node still serves v2, 0 failed; apply
+                       names the error with its traceback
     unreachable node   node2's SSH port rejects mid-rollout to v1: counted against max_fail 1, reported,
                        node3 still updated, node2 keeps serving v2 (0 failed); a later apply converges it
     killed controller  SIGKILL of the apply's whole process group after the canary switched to v2: every
                        node serves a complete release, 0 failed; the next apply converges
-    naive deploy       rollout.strategy: recreate (stop, then start) must show failed requests: the
-                       harness can see them
+    naive deploy       rollout.strategy: recreate (stop, then start), all nodes at once, must show failed
+                       requests (at a third of the rate): the harness can see them
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def versions(tmp_path_factory) -> dict[str, Path]:
         "v1": copy_example(root / "v1", **FAST),
         "v2": with_secret(make_version(root / "v2", "v2", **FAST)),
         "bad": make_version(root / "bad", "bad", init_raises=True, **FAST),
-        "naive": make_version(root / "naive", "naive", strategy="recreate", **FAST),
+        # All at once: a stop-then-start shows its failures on every node without a canary batch first.
+        "naive": make_version(root / "naive", "naive", strategy="recreate", batch="100%"),
     }
 
 
@@ -148,15 +150,16 @@ class Loaded:
 
 
 @contextmanager
-def under_load(fleet, max_seconds: float) -> Iterator[Loaded]:
-    """Load and a /version watcher on every node for the block (bounded by max_seconds), with a few
-    seconds of steady traffic before and after it, so a switch's aftermath is measured too."""
+def under_load(fleet, max_seconds: float, rate: int = RATE) -> Iterator[Loaded]:
+    """Load (`rate` requests/s over the fleet) and a /version watcher on every node for the block (bounded
+    by max_seconds), with a few seconds of steady traffic before and after it, so a switch's aftermath is
+    measured too."""
     targets = {node.host: node.scoring_url for node in fleet.nodes}
     watcher = VersionWatcher(targets, max_seconds=max_seconds + 30, interval=0.25).start()
     load = start_load(
         targets,
-        rate=RATE,
-        max_requests=int(RATE * (max_seconds + 30)),
+        rate=rate,
+        max_requests=int(rate * (max_seconds + 30)),
         max_seconds=max_seconds + 30,
         body=BODY,
         expect_body=ANSWER,
@@ -397,7 +400,7 @@ def test_a_release_whose_init_raises_stops_at_the_canary_and_the_fleet_keeps_ser
         result = apply(fleet, versions["bad"])
     text = output(result)
     assert result.returncode != 0, text
-    assert "model store is unreachable (rollout test)" in text
+    assert "model store is unreachable (rollout test)" in text and "Traceback" in text, text
     assert_nothing_failed(loaded, "a failing canary")
     assert serving(fleet) == {node.host: releases["v2"] for node in fleet.nodes}
     for node in fleet.nodes:
@@ -519,7 +522,8 @@ def test_a_killed_controller_leaves_every_node_serving_and_the_next_apply_conver
 
 
 def test_a_naive_stop_then_start_deploy_shows_failed_requests(fleet, versions, releases):
-    with under_load(fleet, max_seconds=900) as loaded:
+    # A third of the rate: the harness must see the gap, not carry the load the safe rollouts do.
+    with under_load(fleet, max_seconds=900, rate=RATE // 3) as loaded:
         result = apply(fleet, versions["naive"])
         assert result.returncode == 0, output(result)
     summary = loaded.report.summary()
