@@ -12,23 +12,25 @@ import pytest
 import requests
 
 from tests.integration.serve.conftest import MNIST, SCRIPTS
+from tests.seed_port import seed_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-SEED_PORT = 6789  # the seed's client posts to http://localhost:6789/score and must run unmodified
 
 
 def test_seed_client_scores_a_two_with_container_style_env(start_server, mnist_model_dir, tmp_path):
     # Configured the way the container does it: env only, no flags except the test's bind address.
     env = {"AML_APP_ROOT": str(MNIST), "AZUREML_ENTRY_SCRIPT": "score.py",
            "AZUREML_MODEL_DIR": str(mnist_model_dir), "FLEETDEPLOY_SERVICE": "mnist"}
-    server = start_server([], env=env, port=SEED_PORT)
-    server.wait_until("/ready")
-    client = subprocess.run([sys.executable, str(MNIST / "client.py")], check=False, capture_output=True, text=True,
-                            timeout=30, cwd=tmp_path)
-    assert client.returncode == 0, client.stderr
-    assert client.stdout.splitlines()[-1] == "prediction: [2]"
-    assert server.stop() == 0
+    # The seed's client posts to http://localhost:6789/score and must run unmodified: the port is taken in
+    # turns with the e2e tests' relay on another worker, which would otherwise answer in this server's place.
+    with seed_port() as port:
+        server = start_server([], env=env, port=port)
+        server.wait_until("/ready")
+        client = subprocess.run([sys.executable, str(MNIST / "client.py")], check=False, capture_output=True,
+                                text=True, timeout=30, cwd=tmp_path)
+        assert client.returncode == 0, client.stderr
+        assert client.stdout.splitlines()[-1] == "prediction: [2]"
+        assert server.stop() == 0
 
 
 def test_not_ready_while_init_runs_but_alive(start_server, tmp_path):
